@@ -1,0 +1,1 @@
+"""Persistence: typed models, engine/session, repository functions (DESIGN §4)."""

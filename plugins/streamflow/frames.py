@@ -1,0 +1,73 @@
+"""The canonical shapes every hook returns (STYLE: one vocabulary, one canonical frame).
+
+Observations: a pandas DataFrame with exactly ``OBSERVATION_COLUMNS`` and ``OBSERVATION_DTYPES``;
+``observed_at`` is UTC-aware; an empty result keeps the dtypes. Forecasts: ``ForecastRunData``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+
+OBSERVATION_COLUMNS = ["station_number", "observed_at", "discharge", "unit", "quality_code", "data_type"]
+OBSERVATION_DTYPES = {
+    "station_number": "object",
+    "observed_at": "datetime64[us, UTC]",
+    "discharge": "float64",
+    "unit": "object",
+    "quality_code": "object",
+    "data_type": "object",
+}
+
+
+def empty_observations() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in OBSERVATION_DTYPES.items()})
+
+
+def canonical_observations(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coerce ``frame`` to the canonical columns and dtypes, sorted, one row per instant.
+
+    Rows without a discharge value are dropped (a missing value is not a measurement); when a
+    station reports the same instant twice the last row wins.
+    """
+    missing = [c for c in OBSERVATION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"observation frame lacks columns {missing}")
+    if frame.empty:
+        return empty_observations()
+    out = frame[OBSERVATION_COLUMNS].copy()
+    observed = pd.to_datetime(out["observed_at"], utc=True)
+    out["observed_at"] = observed.astype(OBSERVATION_DTYPES["observed_at"])
+    out["discharge"] = pd.to_numeric(out["discharge"], errors="coerce").astype("float64")
+    for column in ("station_number", "unit", "quality_code", "data_type"):
+        values = out[column].astype("object")
+        out[column] = values.where(values.notna(), None)
+    out = out[out["discharge"].notna()]
+    out = out.drop_duplicates(subset=["station_number", "observed_at", "data_type"], keep="last")
+    out = out.sort_values(["station_number", "observed_at"], kind="stable").reset_index(drop=True)
+    return out.astype(OBSERVATION_DTYPES)
+
+
+@dataclass(frozen=True)
+class ForecastRunData:
+    """One issued forecast for one station, values in ``unit`` (cfs for NOAA after conversion)."""
+
+    station_number: str
+    source: str  # forecast_runs.source, e.g. NOAA_RFC
+    data_type: str
+    run_date: datetime  # issue / reference time, UTC
+    unit: str
+    values: tuple[tuple[datetime, float], ...] = field(default_factory=tuple)
+    member: str | None = None  # NWM ensemble member; None = deterministic / mean
+
+    def __post_init__(self) -> None:
+        if self.run_date.tzinfo is None:
+            raise ValueError(f"forecast run_date {self.run_date.isoformat()} must be timezone-aware")
+
+    def to_json(self) -> list[dict]:
+        return [
+            {"valid_time": t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"), "value": v}
+            for t, v in self.values
+        ]

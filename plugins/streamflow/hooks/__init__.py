@@ -1,0 +1,1 @@
+"""One hook per service; each turns its service's spelling into our canonical shapes."""

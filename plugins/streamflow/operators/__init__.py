@@ -1,0 +1,1 @@
+"""Thin operators: plan → fetch via hook → persist via repository."""

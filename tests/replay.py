@@ -1,0 +1,200 @@
+"""A local HTTP server that replays recorded (or hand-made) service responses.
+
+Tests register routes, point the Airflow connections at ``server.url`` and inspect
+``server.requests`` afterwards. Nothing here ever reaches the internet.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def arg(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | str | dict | list = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to sleep before answering (timeouts)
+    truncate: bool = False  # announce the full length, send half, close (a cut-off page)
+    reset: bool = False  # close the connection without an answer
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass
+class Route:
+    path: str
+    handler: Handler
+    method: str = "GET"
+    query: dict[str, str] | None = None  # every listed arg must equal this value
+    times: int | None = None  # answer this many times, then let later routes answer
+    hits: int = 0
+
+    def matches(self, request: Request) -> bool:
+        if request.method != self.method or request.path.rstrip("/") != self.path.rstrip("/"):
+            return False
+        if self.times is not None and self.hits >= self.times:
+            return False
+        for key, value in (self.query or {}).items():
+            if request.arg(key) != value:
+                return False
+        return True
+
+
+def fixture_bytes(relative: str) -> bytes:
+    return (FIXTURES / relative).read_bytes()
+
+
+class ReplayServer:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self.requests: list[Request] = []
+        self.unmatched: list[Request] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep pytest output clean
+                pass
+
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Request(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query, keep_blank_values=True),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                )
+                response = server._dispatch(request)
+                if response.delay:
+                    time.sleep(response.delay)
+                if response.reset:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                body = response.body
+                headers = dict(response.headers)
+                if isinstance(body, (dict, list)):
+                    body = json.dumps(body).encode()
+                    headers.setdefault("Content-Type", "application/json")
+                elif isinstance(body, str):
+                    body = body.encode("utf-8")
+                if "gzip" in self.headers.get("Accept-Encoding", "") and headers.pop("X-Gzip", None):
+                    body = gzip.compress(body)
+                    headers["Content-Encoding"] = "gzip"
+                self.send_response(response.status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if response.truncate:
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(body)
+
+            do_GET = do_POST = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ReplayServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ReplayServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def add(
+        self,
+        path: str,
+        response: Response | Handler | bytes | str | dict | list,
+        *,
+        method: str = "GET",
+        query: dict[str, str] | None = None,
+        times: int | None = None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        first: bool = False,
+    ) -> Route:
+        """Answer requests for ``path``. Routes are tried in order; ``first=True`` puts one in front."""
+        if callable(response):
+            handler = response
+        elif isinstance(response, Response):
+            handler = lambda _req, r=response: r  # noqa: E731
+        else:
+            fixed = Response(status=status, body=response, headers=dict(headers or {}))
+            handler = lambda _req, r=fixed: r  # noqa: E731
+        route = Route(path=path, handler=handler, method=method, query=query, times=times)
+        with self._lock:
+            if first:
+                self.routes.insert(0, route)
+            else:
+                self.routes.append(route)
+        return route
+
+    def clear(self) -> None:
+        with self._lock:
+            self.routes.clear()
+            self.requests.clear()
+            self.unmatched.clear()
+
+    def requests_to(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path.rstrip("/") == path.rstrip("/")]
+
+    def _dispatch(self, request: Request) -> Response:
+        with self._lock:
+            self.requests.append(request)
+            for route in self.routes:
+                if route.matches(request):
+                    route.hits += 1
+                    handler = route.handler
+                    break
+            else:
+                self.unmatched.append(request)
+                return Response(404, {"code": "NotFound", "description": f"no replay route for {request.path}"})
+        return handler(request)
