@@ -99,7 +99,8 @@ class StreamflowHttpHook(BaseHook):
             raise TransientSourceError(
                 f"timed out ({short_url(redact_url(url))})", source=self.source, station_number=station_number, url=url
             ) from exc
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the body was cut off mid-transfer (a broken page).
             raise TransientSourceError(
                 f"connection failed ({short_url(redact_url(url))}): {type(exc).__name__}",
                 source=self.source,
