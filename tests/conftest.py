@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+# Airflow reads its configuration when first imported: give the whole session its own home and
+# metadata database before anything imports it (nothing from ~/airflow leaks in).
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="streamflow-test-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -105,6 +117,23 @@ def replay(monkeypatch) -> Iterator[ReplayServer]:
         for conn_id in SERVICE_CONNECTIONS:
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", f'{{"conn_type": "http", "host": "{server.url}"}}')
         yield server
+
+
+POOLS = {"usgs_api": 4, "eccc_api": 4, "noaa_api": 4}
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """Airflow's own metadata database (SQLite, migrated once per session) with our pools."""
+    airflow = [sys.executable, "-m", "airflow"]
+    env = dict(os.environ)
+    subprocess.run([*airflow, "db", "migrate"], check=True, env=env, capture_output=True, timeout=600)
+    for name, slots in POOLS.items():
+        subprocess.run(
+            [*airflow, "pools", "set", name, str(slots), f"streamflow {name}"],
+            check=True, env=env, capture_output=True, timeout=300,
+        )
+    return _AIRFLOW_HOME
 
 
 @pytest.fixture

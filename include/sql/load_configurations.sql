@@ -1,6 +1,7 @@
 -- Every pull configuration with its stations, in one round trip and a stable order
 -- (the DAG factory's only query; DESIGN §5). A configuration without stations still
--- appears once, with NULL station columns.
+-- appears once, with NULL station columns. The config_id parameter limits the read to one
+-- configuration (a worker building only the DAG it runs); NULL reads them all.
 SELECT
     c.id              AS id,
     c.name            AS name,
@@ -16,4 +17,5 @@ SELECT
     s.agency          AS agency
 FROM pull_configurations AS c
 LEFT OUTER JOIN pull_configuration_stations AS s ON s.config_id = c.id
+WHERE CAST(:config_id AS INTEGER) IS NULL OR c.id = CAST(:config_id AS INTEGER)
 ORDER BY c.id, s.id

@@ -10,9 +10,8 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
@@ -28,9 +27,13 @@ from streamflow.db.models import (
     Station,
     StationMapping,
 )
-from streamflow.frames import ForecastRunData, canonical_observations
 from streamflow.sql import load_sql
 from streamflow.vocab import PullStatus
+
+if TYPE_CHECKING:  # pandas is imported only where frames are written (keeps DAG parsing light)
+    import pandas as pd
+
+    from streamflow.frames import ForecastRunData
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +219,8 @@ def upsert_observations(session: Session, frame: pd.DataFrame, station_ids: Mapp
     ``frame`` is a canonical observation frame (see ``streamflow.frames``); ``station_ids`` maps
     its station numbers to ``stations.id``. Unchanged rows are not rewritten.
     """
+    from streamflow.frames import canonical_observations
+
     frame = canonical_observations(frame)
     if frame.empty:
         return WriteResult(0, 0, None)
@@ -419,12 +424,14 @@ def set_configuration_enabled(session: Session, config_id: int, enabled: bool) -
     return bool(result.rowcount)
 
 
-def load_configuration_rows(session: Session) -> list[dict[str, Any]]:
-    """Every configuration as a plain dict with its ``stations`` list: one query, stable order."""
+def load_configuration_rows(session: Session, config_id: int | None = None) -> list[dict[str, Any]]:
+    """Every configuration (or just ``config_id``) as a plain dict with its ``stations`` list:
+    one query, stable order."""
     from streamflow.db.types import UtcDateTime
 
     result = session.execute(
-        text(load_sql("load_configurations.sql")).columns(pull_start_date=UtcDateTime())
+        text(load_sql("load_configurations.sql")).columns(pull_start_date=UtcDateTime()),
+        {"config_id": config_id},
     ).mappings()
     configs: dict[int, dict[str, Any]] = {}
     for row in result:

@@ -1,0 +1,362 @@
+"""The DAG factory (DESIGN §5): one DAG per ``pull_configurations`` row.
+
+Three parts kept apart (the dag-factory model): *loading* rows with a last-known-good snapshot
+fallback (``load_rows``), *validating* them (``streamflow.config``), and *building* DAGs from value
+objects (``build_dag``: no I/O). ``generate_dags`` ties them together for the DAG file and never
+raises: an exception there would mark every generated DAG stale (DESIGN §10).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param
+
+from streamflow.config import (
+    DAG_ID_PREFIX,
+    InvalidConfig,
+    PullConfig,
+    validate_configuration,
+)
+from streamflow.vocab import Agency, DataType, Source
+
+log = logging.getLogger(__name__)
+
+DAG_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)  # fixed; catchup is off
+POOLS = {Source.USGS: "usgs_api", Source.ECCC: "eccc_api", Source.NOAA: "noaa_api"}
+PULL_TASK_IDS = {Source.USGS: "pull_usgs", Source.ECCC: "pull_eccc", Source.NOAA: "pull_noaa"}
+
+
+def _int_env(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def default_args() -> dict[str, Any]:
+    from streamflow.retry import StreamflowRetryPolicy
+
+    return {
+        "owner": "streamflow",
+        "retries": _int_env("STREAMFLOW_TASK_RETRIES", 3),
+        "retry_delay": timedelta(seconds=_int_env("STREAMFLOW_RETRY_DELAY_SECONDS", 60)),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "retry_policy": StreamflowRetryPolicy(),
+    }
+
+
+def trigger_params(config: PullConfig) -> dict[str, Param]:
+    """The manual-trigger form (DESIGN §5); the UI renders it and validates on trigger."""
+    stations = ", ".join(s.station_number for s in config.stations[:20])
+    more = f" … ({len(config.stations)} in all)" if len(config.stations) > 20 else ""
+    return {
+        "stations": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Stations",
+            description=f"Subset of this configuration's stations; empty = all. Configured: {stations}{more}",
+        ),
+        "start_date": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Start date",
+            description="Pull from here (UTC, e.g. 2024-01-01T00:00:00Z), ignoring recorded progress.",
+        ),
+        "end_date": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="End date",
+            description="Pull up to here (UTC). Empty = now.",
+        ),
+        "data_strategy": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "append", "overwrite"],
+            title="Data strategy",
+            description=f"Override the configuration's strategy ({config.data_strategy.value}) for this run.",
+        ),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Start from pull_start_date regardless of progress.",
+        ),
+    }
+
+
+def _tags(config: PullConfig) -> list[str]:
+    tags = ["streamflow", config.data_type.value, config.data_strategy.value]
+    tags += [a.value for a in config.agencies]
+    if not config.is_enabled:
+        tags.append("disabled")
+    return tags
+
+
+def _doc(config: PullConfig) -> str:
+    lines = [
+        f"### {config.name}",
+        "",
+        config.description or "",
+        "",
+        f"* configuration id: `{config.id}` — data type `{config.data_type.value}`, strategy "
+        f"`{config.data_strategy.value}`, from `{config.pull_start_date.isoformat()}`",
+        f"* schedule: `{config.schedule or 'none (manual or disabled)'}`",
+        f"* stations ({len(config.stations)}): " + ", ".join(s.station_number for s in config.stations[:50]),
+    ]
+    return "\n".join(lines)
+
+
+def _pull_groups(config: PullConfig) -> dict[Source, tuple[str, ...]]:
+    """Which pull task handles which agencies' stations."""
+    if config.data_type.is_forecast:
+        return {Source.NOAA: tuple(a.value for a in config.agencies)}
+    groups: dict[Source, tuple[str, ...]] = {}
+    if Agency.USGS in config.agencies:
+        groups[Source.USGS] = (Agency.USGS.value,)
+    if Agency.EC in config.agencies:
+        groups[Source.ECCC] = (Agency.EC.value,)
+    return groups
+
+
+# Airflow cannot map over a filtered list, so in a configuration that mixes USGS and EC stations
+# each observation task maps over all of the run's stations and a station of the other agency maps
+# to None (that task instance skips itself). Plain module functions: Airflow serializes them.
+def usgs_station_or_none(station):
+    return station if station.get("agency") == "USGS" else None
+
+
+def ec_station_or_none(station):
+    return station if station.get("agency") == "EC" else None
+
+
+STATION_FILTERS = {Source.USGS: usgs_station_or_none, Source.ECCC: ec_station_or_none}
+
+
+def _operator_class(source: Source):
+    if source == Source.USGS:
+        from streamflow.operators.usgs import UsgsObservationsOperator
+
+        return UsgsObservationsOperator
+    if source == Source.ECCC:
+        from streamflow.operators.eccc import EcccObservationsOperator
+
+        return EcccObservationsOperator
+    from streamflow.operators.noaa import NoaaForecastOperator
+
+    return NoaaForecastOperator
+
+
+def build_dag(config: PullConfig | InvalidConfig) -> DAG:
+    """One DAG from one validated configuration (no I/O)."""
+    if isinstance(config, InvalidConfig):
+        return build_invalid_dag(config)
+    from airflow.sdk.definitions.xcom_arg import XComArg
+
+    from streamflow.operators.run import FinalizeOperator, PlanOperator
+
+    groups = _pull_groups(config)
+    with DAG(
+        dag_id=config.dag_id,
+        dag_display_name=config.name,
+        description=(config.description or config.name)[:1000],
+        doc_md=_doc(config),
+        schedule=config.schedule,
+        start_date=DAG_START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=_tags(config),
+        params=trigger_params(config),
+        default_args=default_args(),
+        render_template_as_native_obj=False,
+    ) as dag:
+        plan = PlanOperator(
+            task_id="plan",
+            config_id=config.id,
+            stations=[{"station_number": s.station_number, "agency": s.agency.value} for s in config.stations],
+            retries=1,
+        )
+        finalize = FinalizeOperator(
+            task_id="finalize",
+            config_id=config.id,
+            pull_task_ids=[PULL_TASK_IDS[src] for src in groups],
+            schedule=config.schedule,
+            retries=1,
+        )
+        for source in groups:
+            operator = _operator_class(source)
+            pull = operator.partial(
+                task_id=PULL_TASK_IDS[source],
+                pool=POOLS[source],
+                config_id=config.id,
+                data_type=config.data_type.value,
+                data_strategy=config.data_strategy.value,
+                pull_start_date=config.pull_start_date.isoformat(),
+                map_index_template="{{ task.station['station_number'] if task.station else 'other source' }}",
+            )
+            stations = XComArg(plan)
+            if len(groups) > 1:
+                stations = stations.map(STATION_FILTERS[source])
+            pull = pull.expand(station=stations)
+            plan >> pull >> finalize
+        if not groups:
+            plan >> finalize
+    return dag
+
+
+def build_invalid_dag(config: InvalidConfig) -> DAG:
+    from streamflow.operators.run import InvalidConfigurationOperator
+
+    with DAG(
+        dag_id=config.dag_id,
+        dag_display_name=f"{config.name} (invalid)",
+        description=("INVALID: " + "; ".join(config.errors))[:1000],
+        doc_md="### Invalid configuration\n\n" + "\n".join(f"* {e}" for e in config.errors),
+        schedule=None,
+        start_date=DAG_START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["streamflow", "invalid"],
+    ) as dag:
+        InvalidConfigurationOperator(task_id="invalid_configuration", config_id=config.id, errors=config.errors)
+    return dag
+
+
+def build_dags(rows: Iterable[Mapping[str, Any]], *, only_dag_id: str | None = None) -> dict[str, DAG]:
+    """Validate and build every row; one broken row never hides the others."""
+    dags: dict[str, DAG] = {}
+    for row in rows:
+        dag_id = f"{DAG_ID_PREFIX}{row.get('id')}"
+        if only_dag_id is not None and dag_id != only_dag_id:
+            continue
+        config = validate_configuration(row)
+        try:
+            dags[config.dag_id] = build_dag(config)
+        except Exception as exc:  # noqa: BLE001 - becomes an invalid DAG, never a DAG file error
+            log.exception("configuration %s: building its DAG failed", row.get("id"))
+            broken = InvalidConfig(row.get("id"), str(row.get("name") or dag_id), (f"building the DAG failed: {exc}",))
+            dags[broken.dag_id] = build_invalid_dag(broken)
+    return dags
+
+
+# --------------------------------------------------------------------------- loading + snapshot
+
+
+def snapshot_path() -> Path:
+    explicit = os.environ.get("STREAMFLOW_SNAPSHOT_PATH")
+    if explicit:
+        return Path(explicit)
+    airflow_home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
+    return airflow_home / "streamflow_configurations_snapshot.json"
+
+
+def _encode(rows: list[dict[str, Any]]) -> str:
+    def default(value: Any) -> str:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        raise TypeError(f"cannot snapshot {type(value).__name__}")
+
+    return json.dumps({"version": 1, "configurations": rows}, default=default, sort_keys=True)
+
+
+def write_snapshot(rows: list[dict[str, Any]], path: Path | None = None) -> None:
+    """Atomically replace the snapshot (write a temp file beside it, then rename)."""
+    path = path or snapshot_path()
+    payload = _encode(rows)
+    try:
+        if path.exists() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(payload.encode()).digest():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".snapshot-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not write the configuration snapshot %s: %s", path, exc)
+
+
+def read_snapshot(path: Path | None = None) -> list[dict[str, Any]] | None:
+    path = path or snapshot_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.error("the configuration snapshot %s is unreadable: %s", path, exc)
+        return None
+    rows = data.get("configurations", [])
+    for row in rows:
+        if isinstance(row.get("pull_start_date"), str):
+            row["pull_start_date"] = datetime.fromisoformat(row["pull_start_date"])
+    return rows
+
+
+def load_rows(*, config_id: int | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Configuration rows from the database, else from the last-known-good snapshot.
+
+    Returns ``(rows, origin)`` with origin ``database``, ``snapshot`` or ``none``.
+    """
+    from streamflow.db import repository as repo
+    from streamflow.db.engine import get_engine, session_scope
+
+    try:
+        with session_scope(get_engine()) as session:
+            rows = repo.load_configuration_rows(session, config_id)
+    except Exception as exc:  # noqa: BLE001 - any database failure falls back to the snapshot
+        snapshot = read_snapshot()
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if snapshot is None:
+            log.error("streamflow: cannot read pull_configurations (%s) and no snapshot exists: no DAGs", reason)
+            return [], "none"
+        if config_id is not None:
+            snapshot = [r for r in snapshot if r.get("id") == config_id]
+        log.warning(
+            "streamflow: cannot read pull_configurations (%s); building %d DAG(s) from the snapshot %s",
+            reason, len(snapshot), snapshot_path(),
+        )
+        return snapshot, "snapshot"
+    if config_id is None:
+        write_snapshot(rows)
+    return rows, "database"
+
+
+def _wanted_dag_id() -> str | None:
+    """On a worker, the DAG being run (only that one needs building)."""
+    try:
+        from airflow.sdk import get_parsing_context
+
+        dag_id = get_parsing_context().dag_id
+    except Exception:  # noqa: BLE001
+        return None
+    if dag_id and dag_id.startswith(DAG_ID_PREFIX):
+        return dag_id
+    return None
+
+
+def generate_dags() -> dict[str, DAG]:
+    """Entry point for the DAG file. Never raises."""
+    try:
+        wanted = _wanted_dag_id()
+        config_id = None
+        if wanted is not None:
+            suffix = wanted[len(DAG_ID_PREFIX):]
+            config_id = int(suffix) if suffix.isdigit() else None
+        rows, origin = load_rows(config_id=config_id)
+        dags = build_dags(rows, only_dag_id=wanted)
+        log.info("streamflow: %d DAG(s) from %d configuration(s) (%s)", len(dags), len(rows), origin)
+        return dags
+    except Exception:  # noqa: BLE001 - the DAG file must not raise (DESIGN §10)
+        log.exception("streamflow: building DAGs failed")
+        return {}

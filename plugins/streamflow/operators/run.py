@@ -1,0 +1,160 @@
+"""``plan`` and ``finalize``: the two ends of every configuration's DAG run (DESIGN §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.sdk import BaseOperator, TriggerRule
+from airflow.sdk.exceptions import AirflowFailException
+from croniter import croniter
+
+from streamflow.db import repository as repo
+from streamflow.db.engine import session_scope
+from streamflow.errors import ConfigurationError
+from streamflow.hooks.streamflow_db import StreamflowDbHook
+from streamflow.operators.base import OUTCOME_KEY
+from streamflow.planning import parse_params, select_stations
+from streamflow.pulls import summarize
+from streamflow.vocab import Agency
+
+STATIONS_KEY = "stations"
+LOG_ID_KEY = "log_id"
+
+
+class PlanOperator(BaseOperator):
+    """Validate the trigger params, choose the run's stations, open the ``data_pull_logs`` row.
+
+    Returns the station dicts the pull tasks are mapped over, and pushes ``stations`` (their
+    numbers) and ``log_id`` for ``finalize``.
+    """
+
+    ui_color = "#e8f5e9"
+
+    def __init__(
+        self,
+        *,
+        config_id: int,
+        stations: Sequence[dict[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.config_id = config_id
+        self.stations = [dict(s) for s in stations]
+
+    def execute(self, context) -> list[dict[str, Any]]:
+        try:
+            params = parse_params(context["params"])
+            chosen = select_stations([s["station_number"] for s in self.stations], params.stations)
+        except ConfigurationError as exc:
+            raise AirflowFailException(f"configuration {self.config_id}: {exc}") from exc
+        by_number = {s["station_number"]: s for s in self.stations}
+        engine = StreamflowDbHook().get_engine()
+        with session_scope(engine) as session:
+            masters = repo.get_master_stations(session, chosen)
+            log_id = repo.open_pull_log(
+                session,
+                config_id=self.config_id,
+                dag_id=context["dag"].dag_id,
+                dag_run_id=context["run_id"],
+                stations_total=len(chosen),
+                start_time=datetime.now(timezone.utc),
+            )
+        selected = []
+        for number in chosen:
+            entry = dict(by_number[number])
+            master = masters.get(number)
+            if entry["agency"] == Agency.EC.value and master is not None and master.state_code:
+                entry["province"] = master.state_code
+            selected.append(entry)
+        ti = context["ti"]
+        ti.xcom_push(key=STATIONS_KEY, value=chosen)
+        ti.xcom_push(key=LOG_ID_KEY, value=log_id)
+        self.log.info(
+            "configuration %s: run %s pulls %d station(s): %s; params %s",
+            self.config_id, context["run_id"], len(chosen), ", ".join(chosen), params.to_dict(),
+        )
+        return selected
+
+
+def next_run_after(schedule: str | None, after: datetime) -> datetime | None:
+    if not schedule:
+        return None
+    return croniter(schedule, after).get_next(datetime).astimezone(timezone.utc)
+
+
+class FinalizeOperator(BaseOperator):
+    """Close the run's log row whatever happened upstream; fail the run if any station failed."""
+
+    ui_color = "#fff3e0"
+
+    def __init__(self, *, config_id: int, pull_task_ids: Sequence[str], schedule: str | None, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
+        super().__init__(**kwargs)
+        self.config_id = config_id
+        self.pull_task_ids = list(pull_task_ids)
+        self.schedule = schedule
+
+    def execute(self, context) -> dict[str, Any]:
+        ti = context["ti"]
+        log_id = ti.xcom_pull(task_ids="plan", key=LOG_ID_KEY)
+        expected = ti.xcom_pull(task_ids="plan", key=STATIONS_KEY)
+        if log_id is None or expected is None:
+            raise AirflowFailException(
+                f"configuration {self.config_id}: plan did not complete (bad params or database error); "
+                "see the plan task's log"
+            )
+        outcomes: list[dict[str, Any]] = []
+        if self.pull_task_ids:
+            pulled = ti.xcom_pull(task_ids=list(self.pull_task_ids), key=OUTCOME_KEY) or []
+            outcomes = [o for o in (pulled if isinstance(pulled, list) else [pulled]) if isinstance(o, dict)]
+        summary = summarize(outcomes, list(expected))
+        now = datetime.now(timezone.utc)
+        engine = StreamflowDbHook().get_engine()
+        with session_scope(engine) as session:
+            repo.close_pull_log(
+                session,
+                log_id,
+                status=summary.status,
+                records_processed=summary.records_processed,
+                stations_failed=len(summary.stations_failed),
+                details=summary.details,
+                error_message=summary.error_message,
+                end_time=now,
+            )
+            repo.update_run_times(session, self.config_id, last_run_at=now, next_run_at=next_run_after(self.schedule, now))
+        for number, detail in summary.details.items():
+            self.log.info(
+                "station %s: %s; window %s; %s row(s) fetched, %s written; progress %s%s",
+                number, detail.get("status"), detail.get("window"), detail.get("rows_fetched"),
+                detail.get("rows_written"), detail.get("progress"),
+                f"; {detail['message']}" if detail.get("message") else "",
+            )
+        self.log.info(
+            "configuration %s: run %s: %d row(s) written, %d of %d station(s) failed",
+            self.config_id, summary.status, summary.records_processed, len(summary.stations_failed), len(expected),
+        )
+        if summary.status == "failed":
+            raise AirflowFailException(f"configuration {self.config_id}: {summary.error_message}")
+        return {"status": summary.status, "records_processed": summary.records_processed}
+
+
+class InvalidConfigurationOperator(BaseOperator):
+    """The single task of an ``invalid`` DAG: fails with the row's validation messages."""
+
+    ui_color = "#ffcdd2"
+
+    def __init__(self, *, config_id: int | None, errors: Sequence[str], **kwargs: Any) -> None:
+        kwargs.setdefault("retries", 0)
+        super().__init__(**kwargs)
+        self.config_id = config_id
+        self.errors = list(errors)
+
+    def execute(self, context) -> None:
+        for message in self.errors:
+            self.log.error("configuration %s: %s", self.config_id, message)
+        raise AirflowFailException(
+            f"configuration {self.config_id} is invalid: " + "; ".join(self.errors)
+            + " (fix the pull_configurations row; the DAG updates on the next parse)"
+        )
