@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +42,10 @@ def pinned_environment(tmp_path_factory, monkeypatch) -> Iterator[None]:
     monkeypatch.setenv("STREAMFLOW_HOME", str(home))
     monkeypatch.setenv("STREAMFLOW_SNAPSHOT_PATH", str(home / "configurations_snapshot.json"))
     monkeypatch.setenv("TZ", "America/Denver")  # a non-UTC local zone catches naive-time bugs
+    time.tzset()
     yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def _postgres_database(prefix: str) -> str:

@@ -26,7 +26,7 @@ from streamflow.config import (
     PullConfig,
     validate_configuration,
 )
-from streamflow.vocab import Agency, DataType, Source
+from streamflow.vocab import Agency, Source
 
 log = logging.getLogger(__name__)
 

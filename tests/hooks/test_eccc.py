@@ -340,7 +340,7 @@ def test_400_is_permanent(replay):
 def test_body_cut_off_in_transfer_is_retryable(replay):
     replay.add(dm_path("YT", "10AB001", "hourly"), Response(200, fixture_bytes(DM_10AB001), truncate=True))
     hook = EcccHook(now=fixed_clock("2023-11-06T21:00:00+00:00"))
-    with pytest.raises(TransientSourceError, match=r"^eccc: station 10AB001: .*ChunkedEncodingError"):
+    with pytest.raises(TransientSourceError, match=r"^eccc: station 10AB001: response body cut off .*ChunkedEncodingError"):
         hook.get_instantaneous(
             ["10AB001"],
             datetime(2023, 11, 6, tzinfo=UTC),

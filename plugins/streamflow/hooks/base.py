@@ -99,8 +99,15 @@ class StreamflowHttpHook(BaseHook):
             raise TransientSourceError(
                 f"timed out ({short_url(redact_url(url))})", source=self.source, station_number=station_number, url=url
             ) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            # ChunkedEncodingError: the body was cut off mid-transfer (a broken page).
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            what = "cut off" if isinstance(exc, requests.exceptions.ChunkedEncodingError) else "does not decode"
+            raise TransientSourceError(
+                f"response body {what} ({short_url(redact_url(url))}): {type(exc).__name__}",
+                source=self.source,
+                station_number=station_number,
+                url=url,
+            ) from exc
+        except requests.ConnectionError as exc:
             raise TransientSourceError(
                 f"connection failed ({short_url(redact_url(url))}): {type(exc).__name__}",
                 source=self.source,

@@ -37,7 +37,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pandas as pd
-import requests
 from airflow.sdk import BaseHook
 
 from streamflow.errors import (
@@ -504,25 +503,12 @@ def _keep(frame: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
 class _EcccHttpHook(StreamflowHttpHook):
     source = SOURCE
 
-    def request(self, path: str, *, station_number: str | None, **kwargs) -> requests.Response:
-        # The base maps statuses, timeouts, refused connections and bodies cut off mid-transfer;
-        # a body announced as gzip that does not decompress is just as broken, and as transient.
-        try:
-            return super().request(path, station_number=station_number, **kwargs)
-        except requests.exceptions.ContentDecodingError as exc:
-            raise TransientSourceError(
-                f"response body does not decode ({short_url(redact_url(self.url(path)))}): "
-                f"{type(exc).__name__}",
-                source=self.source,
-                station_number=station_number,
-                url=self.url(path),
-            ) from exc
-
 
 class EcccDatamartHook(_EcccHttpHook):
     """MSC Datamart (``dd.weather.gc.ca``): real-time station CSVs and the station list."""
 
     default_conn_name = "eccc_datamart"
+    conn_type = "streamflow_eccc_datamart"
     hook_name = "ECCC MSC Datamart"
     default_host = "https://dd.weather.gc.ca"
 
@@ -557,6 +543,7 @@ class EcccWaterOfficeHook(_EcccHttpHook):
     """Water Office web services (``wateroffice.ec.gc.ca``): real_time_data and daily_data."""
 
     default_conn_name = "eccc_wateroffice"
+    conn_type = "streamflow_eccc_wateroffice"
     hook_name = "ECCC Water Office web services"
     default_host = "https://wateroffice.ec.gc.ca"
 

@@ -23,14 +23,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-import requests
 
 from streamflow.errors import (
     ConfigurationError,
     PayloadError,
     SourceError,
     StationNotFoundError,
-    TransientSourceError,
     redact_url,
     short_url,
 )
@@ -110,7 +108,7 @@ class NoaaNwpsHook(StreamflowHttpHook):
 
     conn_name_attr = "conn_id"
     default_conn_name = "noaa_nwps"
-    conn_type = "http"
+    conn_type = "streamflow_noaa_nwps"
     hook_name = "NOAA National Water Prediction Service"
     default_host = "https://api.water.noaa.gov"
     source = Source.NOAA.value
@@ -299,19 +297,6 @@ class NoaaNwpsHook(StreamflowHttpHook):
         return runs
 
     # ------------------------------------------------------------------ plumbing
-
-    def request(self, path: str, *, station_number: str | None, **kwargs: Any) -> requests.Response:
-        """The base request, plus: a body cut off mid-transfer is transient, not a crash."""
-        try:
-            return super().request(path, station_number=station_number, **kwargs)
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            url = self.url(path)
-            raise TransientSourceError(
-                f"response body cut off ({short_url(redact_url(url))}): {type(exc).__name__}",
-                source=self.source,
-                station_number=station_number,
-                url=url,
-            ) from exc
 
     def _path(self, *segments: str) -> str:
         # A connection host that already ends in /nwps/v1 is accepted as well.
