@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -119,7 +120,10 @@ def replay(monkeypatch) -> Iterator[ReplayServer]:
     """A running replay server with every service connection pointed at it."""
     with ReplayServer() as server:
         for conn_id in SERVICE_CONNECTIONS:
-            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", f'{{"conn_type": "http", "host": "{server.url}"}}')
+            conn = {"conn_type": "http", "host": server.url}
+            if conn_id == "usgs_waterdata":
+                conn["extra"] = {"retries": 0}  # every retry is Airflow's (no library sleeps in tests)
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
         yield server
 
 

@@ -278,10 +278,15 @@ class UsgsWaterDataHook(StreamflowHttpHook):
         if self.api_key:
             package["api_key"] = self.api_key
         adapter: dict[str, Any] = {"base_url": self.base_url, "api_version": self.api_version}
-        if self.retries is not None:
-            adapter["retries"] = self.retries
-        if self.stall_timeout is not None:
-            adapter["stall_timeout"] = self.stall_timeout
+        # The connection's extra may tune the library's own retries too, e.g. {"retries": 0} to leave
+        # every retry to Airflow (the fault drills and the replay tests run that way).
+        extra = (self.connection.extra_dejson or {}) if self.connection is not None else {}
+        retries = self.retries if self.retries is not None else extra.get("retries")
+        stall_timeout = self.stall_timeout if self.stall_timeout is not None else extra.get("stall_timeout")
+        if retries is not None:
+            adapter["retries"] = int(retries)
+        if stall_timeout is not None:
+            adapter["stall_timeout"] = float(stall_timeout)
         try:
             configurations = (dataretrieval.Configuration(**package), WaterdataConfiguration(**adapter))
             with dataretrieval.configure(*configurations):
