@@ -136,11 +136,9 @@ def airflow_db() -> str:
     airflow = [sys.executable, "-m", "airflow"]
     env = dict(os.environ)
     subprocess.run([*airflow, "db", "migrate"], check=True, env=env, capture_output=True, timeout=600)
-    for name, slots in POOLS.items():
-        subprocess.run(
-            [*airflow, "pools", "set", name, str(slots), f"streamflow {name}"],
-            check=True, env=env, capture_output=True, timeout=300,
-        )
+    pools = Path(_AIRFLOW_HOME) / "pools.json"
+    pools.write_text(json.dumps({name: {"slots": slots, "description": f"streamflow {name}"} for name, slots in POOLS.items()}))
+    subprocess.run([*airflow, "pools", "import", str(pools)], check=True, env=env, capture_output=True, timeout=300)
     return _AIRFLOW_HOME
 
 
