@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from streamflow.db.models import MasterStation, StationMapping
+from streamflow.db.repository import insert_for as _insert_for
 from streamflow.errors import ConfigurationError, ReferenceDataError
 from streamflow.vocab import Agency, MappingTarget
 
@@ -876,10 +876,6 @@ def _master_record(fields: list[str]) -> dict:
         "drainage_area_sqmi": _optional_float(fields[7], "drainage_area_sqmi", 0),
         "agency": agency,
     }
-
-
-def _insert_for(session: Session):
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _upsert_file(

@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 SQLITE_BATCH_ROWS = 2_000
 
 
-def _insert_for(session: Session):
+def insert_for(session: Session):
+    """The dialect's ``insert`` (with ``on_conflict_do_*``) for the session's database."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
@@ -123,7 +124,7 @@ def ensure_station(
     values.setdefault("name", station_number)
     if values.get("name") is None:
         values["name"] = station_number
-    insert = _insert_for(session)
+    insert = insert_for(session)
     session.execute(insert(Station).values(**values).on_conflict_do_nothing(index_elements=["station_number"]))
     return session.execute(select(Station.id).where(Station.station_number == station_number)).scalar_one()
 
@@ -163,7 +164,7 @@ def advance_progress(
         .with_for_update()
     ).scalar_one_or_none()
     if current is None:
-        insert = _insert_for(session)
+        insert = insert_for(session)
         session.execute(
             insert(PullStationProgress)
             .values(config_id=config_id, station_number=station_number, last_successful_pull_date=reached)
@@ -335,7 +336,7 @@ def latest_observation(session: Session, station_id: int, data_type: str) -> dat
 
 def insert_forecast_run(session: Session, station_id: int, run: ForecastRunData) -> bool:
     """Store one issued forecast once: True when it was new, False when already stored."""
-    insert = _insert_for(session)
+    insert = insert_for(session)
     new_id = session.execute(
         insert(ForecastRun)
         .values(
