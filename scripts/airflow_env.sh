@@ -3,8 +3,9 @@
 #
 # Everything lives under the checkout: Airflow's home (config, metadata DB, logs, generated admin
 # password) in ./.airflow and the streamflow database in ./.streamflow (both gitignored). A value
-# already set in the caller's environment wins, so `STREAMFLOW_API_PORT=8081 bash scripts/run.sh`
-# or `STREAMFLOW_DATABASE_URL=postgresql://... bash scripts/run.sh` work without editing anything.
+# already set in the caller's environment wins (except AIRFLOW_HOME: see below), so
+# `STREAMFLOW_API_PORT=8081 bash scripts/run.sh` or
+# `STREAMFLOW_DATABASE_URL=postgresql://... bash scripts/run.sh` work without editing anything.
 #
 # Source it yourself to use the CLIs against the running system:
 #   source scripts/airflow_env.sh && airflow dags list && streamflow config list
@@ -12,7 +13,10 @@
 STREAMFLOW_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export STREAMFLOW_REPO
 
-export AIRFLOW_HOME=${AIRFLOW_HOME:-$STREAMFLOW_REPO/.airflow}
+# Project-local even when the shell has a global AIRFLOW_HOME (~/airflow) or AIRFLOW_CONFIG set;
+# STREAMFLOW_AIRFLOW_HOME chooses another directory.
+export AIRFLOW_HOME=${STREAMFLOW_AIRFLOW_HOME:-$STREAMFLOW_REPO/.airflow}
+export AIRFLOW_CONFIG=$AIRFLOW_HOME/airflow.cfg
 export STREAMFLOW_HOME=${STREAMFLOW_HOME:-$STREAMFLOW_REPO/.streamflow}
 export STREAMFLOW_API_HOST=${STREAMFLOW_API_HOST:-127.0.0.1}
 export STREAMFLOW_API_PORT=${STREAMFLOW_API_PORT:-8080}

@@ -56,7 +56,7 @@ stop_all() {
   say "stopping ${names[*]}"
   local pid deadline
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  deadline=$(( $(date +%s) + 30 ))
+  deadline=$(( $(date +%s) + 20 ))
   for pid in "${pids[@]}"; do
     while kill -0 -- "-$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.3; done
     kill -KILL -- "-$pid" 2>/dev/null || true
