@@ -94,7 +94,7 @@ def _station_id(engine: Engine, station: StationSpec, metadata_source: Callable[
         try:
             metadata = metadata_source()
         except StreamflowError as exc:  # metadata is a nicety; the data is what matters
-            log.warning("%s: could not read site metadata: %s", station.station_number, exc)
+            log.warning("could not read site metadata (%s); the station row is created from its id", exc)
     with session_scope(engine) as session:
         return repo.ensure_station(session, station.station_number, station.agency.value, metadata)
 

@@ -229,3 +229,17 @@ def test_pull_log_open_reuse_and_close(session):
     assert entry.details == {"01646500": {"rows_written": 10, "error": "boom"}}
     session.refresh(config)
     assert config.next_run_at == now + timedelta(days=1)
+
+
+def test_get_master_stations_by_number(session):
+    session.add_all(
+        [
+            MasterStation(station_number="01646500", station_name="POTOMAC", agency="USGS", state_code="MD"),
+            MasterStation(station_number="08MF005", station_name="FRASER RIVER AT HOPE", agency="EC", state_code="BC"),
+        ]
+    )
+    session.flush()
+    found = repo.get_master_stations(session, ["08MF005", "01646500", "99999999", "08MF005"])
+    assert sorted(found) == ["01646500", "08MF005"]
+    assert found["08MF005"].state_code == "BC"
+    assert repo.get_master_stations(session, []) == {}

@@ -184,13 +184,6 @@ def advance_progress(
     return current.last_successful_pull_date
 
 
-def reset_progress(session: Session, config_id: int, station_numbers: Sequence[str] | None = None) -> int:
-    stmt = delete(PullStationProgress).where(PullStationProgress.config_id == config_id)
-    if station_numbers:
-        stmt = stmt.where(PullStationProgress.station_number.in_(list(station_numbers)))
-    return session.execute(stmt).rowcount or 0
-
-
 # --------------------------------------------------------------------------- observations
 
 
@@ -321,14 +314,6 @@ def count_observations(session: Session, station_number: str | None = None, data
     if data_type is not None:
         stmt = stmt.where(DischargeObservation.type == data_type)
     return session.execute(stmt).scalar_one()
-
-
-def latest_observation(session: Session, station_id: int, data_type: str) -> datetime | None:
-    return session.execute(
-        select(func.max(DischargeObservation.observed_at)).where(
-            DischargeObservation.station_id == station_id, DischargeObservation.type == data_type
-        )
-    ).scalar_one_or_none()
 
 
 # --------------------------------------------------------------------------- forecasts
