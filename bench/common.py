@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +184,7 @@ def git_commit() -> str:
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --------------------------------------------------------------------------- scratch databases
@@ -218,7 +218,6 @@ def scratch_database(kind: str, workdir: Path, prefix: str = "sf_bench") -> Iter
     """A fresh streamflow database (migrated to head) of ``kind`` (sqlite|postgresql); dropped after."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
-
     from streamflow.db import migrate
     from streamflow.db.engine import dispose_engines, make_engine
 

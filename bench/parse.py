@@ -24,7 +24,7 @@ import json
 import logging
 import statistics
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import REPO_ROOT, Section, Table, bench_env, python, scratch_database, stopwatch
@@ -40,12 +40,11 @@ TARGET_S = 3.0
 def seed(url: str, configs: int) -> None:
     """``configs`` configurations × 50 stations through two bulk INSERTs."""
     from sqlalchemy import insert
-
     from streamflow.db.engine import make_engine
     from streamflow.db.models import PullConfiguration, PullConfigurationStation
 
-    start = datetime(2015, 1, 1, tzinfo=timezone.utc)
-    now = datetime.now(timezone.utc)
+    start = datetime(2015, 1, 1, tzinfo=UTC)
+    now = datetime.now(UTC)
     rows, stations = [], []
     for i in range(1, configs + 1):
         bucket = i % 10

@@ -69,16 +69,16 @@ def upsert_split(session, frame: pd.DataFrame, station_ids: dict[str, int]) -> i
 def _upsert(engine, frame, ids) -> tuple[float, int, int]:
     from streamflow.db.engine import session_scope
 
-    with stopwatch() as t:
-        with session_scope(engine) as session:
-            written = upsert_split(session, frame, ids)
+    with stopwatch() as t, session_scope(engine) as session:
+        written = upsert_split(session, frame, ids)
     return t[0], len(frame), written
 
 
 def measure(workdir: Path) -> dict:
     """The same paired design as benchmark 1, with ``upsert_split`` in place of the repository."""
-    from bench import writes
     from streamflow.db.engine import make_engine
+
+    from bench import writes
 
     with scratch_database("postgresql", workdir, prefix="sf_bench_proposal") as url:
         engine = make_engine(url)

@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and `stream
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from bench import common  # noqa: E402
+from bench import common
 
 PARTS = ("writes", "parse", "e2e", "memory")
 DOC = common.REPO_ROOT / "docs" / "benchmarks.md"
@@ -48,7 +48,7 @@ def _machine_block(postgres_url: str | None) -> str:
 def _replace_block(document: str, key: str, body: str) -> str:
     begin, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
     block = f"{begin}\n{body.rstrip()}\n{end}"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     if pattern.search(document):
         return pattern.sub(lambda _m: block, document)
     return document.rstrip() + "\n\n" + block + "\n"
@@ -66,7 +66,7 @@ def write_doc(sections: dict[str, common.Section], postgres_url: str | None, pat
         first, _, rest = body.partition("\n")
         document = _replace_block(document, key, first + "\n" + stamp + rest)
     # keep the blocks in part order
-    blocks = {m.group(2): m.group(1) for m in re.finditer(r"(<!-- bench:(\w+) -->.*?<!-- /bench:\2 -->)", document, re.S)}
+    blocks = {m.group(2): m.group(1) for m in re.finditer(r"(<!-- bench:(\w+) -->.*?<!-- /bench:\2 -->)", document, re.DOTALL)}
     head = document.split("<!-- bench:", 1)[0].rstrip()
     ordered = sorted(blocks.items(), key=lambda kv: order.get(kv[0], 99))
     document = head + "\n\n" + "\n\n".join(block for _key, block in ordered) + "\n"

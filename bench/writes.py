@@ -24,7 +24,7 @@ import cProfile
 import io
 import logging
 import pstats
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ log = logging.getLogger("bench.writes")
 STATIONS = 20
 INSTANTS = 50_000  # per station: ~521 days of 15-minute values = one 50,000-row transaction
 ROW_AT_A_TIME = 20_000
-START = datetime(2015, 1, 1, tzinfo=timezone.utc)
+START = datetime(2015, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=15)
 COLUMNS = "(station_id, observed_at, discharge, unit, type, quality_code)"
 PROBE = 900_000  # station index of the probe used for the phase split / EXPLAIN / profile
@@ -104,9 +104,8 @@ def upsert(engine, frame: pd.DataFrame, ids: dict[str, int]) -> tuple[float, int
     from streamflow.db import repository as repo
     from streamflow.db.engine import session_scope
 
-    with stopwatch() as t:
-        with session_scope(engine) as session:
-            result = repo.upsert_observations(session, frame, ids)
+    with stopwatch() as t, session_scope(engine) as session:
+        result = repo.upsert_observations(session, frame, ids)
     return t[0], result.rows_in, result.rows_written
 
 
@@ -181,7 +180,6 @@ class SqliteCeiling:
 
 def row_at_a_time(engine, rows: int) -> float:
     from sqlalchemy.orm import Session
-
     from streamflow.db import repository as repo
     from streamflow.db.engine import session_scope
     from streamflow.db.models import DischargeObservation
@@ -189,16 +187,15 @@ def row_at_a_time(engine, rows: int) -> float:
     with session_scope(engine) as session:
         station_id = repo.ensure_station(session, "09999999", "USGS")
     times = [START + STEP * i for i in range(rows)]
-    with stopwatch() as t:
-        with Session(engine) as session:
-            for i, when in enumerate(times):
-                session.add(
-                    DischargeObservation(
-                        station_id=station_id, observed_at=when, discharge=float(i % 997), unit="cfs",
-                        type="realtime_15min", quality_code="P",
-                    )
+    with stopwatch() as t, Session(engine) as session:
+        for i, when in enumerate(times):
+            session.add(
+                DischargeObservation(
+                    station_id=station_id, observed_at=when, discharge=float(i % 997), unit="cfs",
+                    type="realtime_15min", quality_code="P",
                 )
-                session.commit()
+            )
+            session.commit()
     return t[0]
 
 
@@ -216,7 +213,6 @@ def phase_split_postgresql(engine, frame: pd.DataFrame, ids: dict[str, int]) -> 
     """Where one 50/50 chunk's time goes inside upsert_observations (the steps, rolled back)."""
     from sqlalchemy import text
     from sqlalchemy.orm import Session
-
     from streamflow.db.repository import _STAGE_DDL, _observation_rows
     from streamflow.frames import canonical_observations
     from streamflow.sql import load_sql
@@ -232,11 +228,10 @@ def phase_split_postgresql(engine, frame: pd.DataFrame, ids: dict[str, int]) -> 
         connection = session.connection()
         connection.execute(text(_STAGE_DDL))
         raw = connection.connection.driver_connection
-        with stopwatch() as t:
-            with raw.cursor() as cursor:
-                with cursor.copy(f"COPY _streamflow_obs_stage {COLUMNS} FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+        with stopwatch() as t, raw.cursor() as cursor:
+            with cursor.copy(f"COPY _streamflow_obs_stage {COLUMNS} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         out["COPY into the staging table"] = t[0]
         with stopwatch() as t:
             connection.execute(text(load_sql("upsert_observations_postgresql.sql")))
@@ -270,7 +265,6 @@ def explain_merge(engine, frame: pd.DataFrame, ids: dict[str, int]) -> str:
 def profile_chunk(engine, frame: pd.DataFrame, ids: dict[str, int]) -> str:
     """cProfile of one 50/50 chunk through upsert_observations (rolled back)."""
     from sqlalchemy.orm import Session
-
     from streamflow.db import repository as repo
 
     profiler = cProfile.Profile()
@@ -290,7 +284,6 @@ def profile_chunk(engine, frame: pd.DataFrame, ids: dict[str, int]) -> str:
 
 def run_backend(kind: str, workdir: Path, *, proposal: bool = False) -> dict:
     from sqlalchemy import text
-
     from streamflow.db.engine import make_engine
 
     with scratch_database(kind, workdir) as url:

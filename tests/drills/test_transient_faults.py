@@ -14,19 +14,18 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-
 from airflow.sdk.definitions.retry_policy import RetryAction
-
 from streamflow.errors import TransientSourceError
 from streamflow.planning import OVERLAP
-from streamflow.vocab import DataType
 from streamflow.retry import StreamflowRetryPolicy
-from tests.drills.conftest import (
+from streamflow.vocab import DataType
+
+from tests.drills.support import (
     STATION,
     chunk_ends,
+    covering,
     create_config,
     expected_daily,
-    covering,
     progress,
     pull,
     stored,

@@ -1,0 +1,150 @@
+"""A pull killed with SIGKILL mid-window, then re-run, ends with exactly the rows of a clean run.
+
+The pull runs in its own process (``tests/drills/pull_child.py``) against the stand-in service.
+Two kill points:
+
+* while the process waits for chunk 3's first page (chunks 1-2 committed): progress must be
+  exactly chunk 2's last day;
+* inside chunk 3's write. On PostgreSQL this is exact: the test holds the station's progress row
+  locked, so the child stores chunk 3's rows and then blocks in ``advance_progress`` in the same
+  transaction; it is killed there (seen waiting in ``pg_stat_activity``), and chunk 3's rows must
+  vanish with the transaction. On SQLite (no row locks to hold a writer mid-transaction) the kill
+  comes 0.4 s after chunk 3's last page was served, while the child parses or writes it: chunk 3
+  is then either committed whole (with its progress) or not at all.
+
+Either way the database holds exactly the clean rows up to the recorded progress — no gaps,
+nothing past it — and a re-run completes the history with no duplicates, equal to a clean run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from streamflow.planning import OVERLAP
+from streamflow.vocab import DataType
+from tests.drills.support import (
+    STATION,
+    chunk_ends,
+    covering,
+    create_config,
+    expected_daily,
+    progress,
+    pull,
+    stored,
+)
+from tests.replay import Request
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLEAN_STATION = "02458502"  # pulled without faults beside the killed one
+
+
+def _start_child(config_id: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.drills.pull_child", str(config_id), STATION],
+        cwd=REPO_ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+class ProgressRowLock:
+    """PostgreSQL: hold the station's progress row FOR UPDATE from another connection."""
+
+    def __init__(self, url: str, config_id: int) -> None:
+        self.engine = create_engine(url)
+        self.connection = self.engine.connect()
+        self.transaction = self.connection.begin()
+        locked = self.connection.execute(
+            text("SELECT id FROM pull_station_progress WHERE config_id = :c AND station_number = :s FOR UPDATE"),
+            {"c": config_id, "s": STATION},
+        ).all()
+        assert len(locked) == 1
+
+    def writer_waiting(self) -> bool:
+        return bool(
+            self.connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        )
+
+    def release(self) -> None:
+        self.transaction.rollback()
+        self.connection.close()
+        self.engine.dispose()
+
+
+@pytest.mark.parametrize("moment", ["waiting for chunk 3", "inside chunk 3's write"])
+def test_sigkill_mid_window_then_rerun_equals_a_clean_run(moment, engine, db_url, fake, faults):
+    postgres = db_url.startswith("postgresql")
+    config_id = create_config(engine, stations=(STATION, CLEAN_STATION))
+    ends = chunk_ends()
+    reached, release = threading.Event(), threading.Event()
+    chunk3_first, chunk3_last = covering(date(2015, 1, 1), page=1), covering(date(2015, 1, 1), page=4)
+    lock: list[ProgressRowLock] = []
+
+    def gate(request: Request) -> None:
+        if request.arg("monitoring_location_id") != f"USGS-{STATION}" or reached.is_set() or lock:
+            return  # one shot: only the child's first pass through chunk 3
+        if moment == "waiting for chunk 3" and chunk3_first(request):
+            reached.set()
+            release.wait(60)  # hold the request: the child is blocked on chunk 3's first page
+        elif moment == "inside chunk 3's write" and chunk3_last(request):
+            if postgres:
+                lock.append(ProgressRowLock(db_url, config_id))
+            else:
+                threading.Timer(0.4, reached.set).start()
+
+    faults.on_request.append(gate)
+    child = _start_child(config_id)
+    try:
+        if postgres and moment == "inside chunk 3's write":
+            deadline = time.monotonic() + 120
+            while not (lock and lock[0].writer_waiting()):
+                assert time.monotonic() < deadline and child.poll() is None, "the child never blocked in chunk 3's write"
+                time.sleep(0.05)
+        else:
+            assert reached.wait(120), "the child never reached chunk 3"
+        os.kill(child.pid, signal.SIGKILL)
+        _out, err = child.communicate(timeout=30)
+        assert child.returncode == -signal.SIGKILL, err[-2000:]
+    finally:
+        faults.on_request.clear()
+        release.set()
+        if child.poll() is None:
+            child.kill()
+        for held in lock:
+            held.release()
+
+    # After the kill: exactly the clean rows up to the committed progress, nothing after it.
+    after_kill = progress(engine, config_id)
+    clean = expected_daily(fake, STATION)
+    if postgres or moment == "waiting for chunk 3":
+        assert after_kill == ends[1]  # chunk 3's rows went with its transaction
+    else:
+        assert after_kill in (ends[1], ends[2])
+    assert stored(engine) == {day: value for day, value in clean.items() if day <= after_kill}
+
+    # The re-run resumes from progress minus the overlap and completes the window.
+    outcome = pull(engine, config_id)
+    assert outcome.status == "success"
+    assert outcome.window.startswith((after_kill - OVERLAP[DataType.DAILY_MEAN]).strftime("%Y-%m-%dT"))
+    assert stored(engine) == clean
+    assert progress(engine, config_id) == ends[-1]
+
+    # The same rows as a clean, uninterrupted pull of another station over the same window.
+    pull(engine, config_id, CLEAN_STATION)
+    clean_run = stored(engine, CLEAN_STATION)
+    assert clean_run == expected_daily(fake, CLEAN_STATION)
+    assert sorted(stored(engine)) == sorted(clean_run)
+    assert progress(engine, config_id, CLEAN_STATION) == progress(engine, config_id)
