@@ -69,12 +69,14 @@ trap stop_all EXIT
 trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 
-# Each component leads its own process group (setsid), so stopping it also stops the task,
-# parsing and uvicorn processes it forks.
+# Each component leads its own session and process group (os.setsid, then exec: $! is the
+# component itself), so stopping the group also stops the task, parsing and uvicorn processes it
+# forks. Python rather than setsid(1), which macOS lacks.
 start() {
   local name=$1
   shift
-  setsid "$@" >"$component_logs/$name.log" 2>&1 &
+  python -c 'import os, sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])' "$@" \
+    >"$component_logs/$name.log" 2>&1 &
   pids+=("$!")
   names+=("$name")
   echo "$!" >>"$pid_file"
