@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from streamflow.config import StationSpec
 from streamflow.db import repository as repo
@@ -163,3 +163,32 @@ def covering(day: date, *, page: int | None = None) -> Callable[[Request], bool]
         return (cursor is None) if page == 1 else (cursor == str((page - 1) * PAGE))
 
     return match
+
+
+class ProgressRowLock:
+    """PostgreSQL: hold the station's progress row FOR UPDATE from another connection."""
+
+    def __init__(self, url: str, config_id: int) -> None:
+        self.engine = create_engine(url)
+        self.connection = self.engine.connect()
+        self.transaction = self.connection.begin()
+        locked = self.connection.execute(
+            text("SELECT id FROM pull_station_progress WHERE config_id = :c AND station_number = :s FOR UPDATE"),
+            {"c": config_id, "s": STATION},
+        ).all()
+        assert len(locked) == 1
+
+    def writer_waiting(self) -> bool:
+        return bool(
+            self.connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        )
+
+    def release(self) -> None:
+        self.transaction.rollback()
+        self.connection.close()
+        self.engine.dispose()

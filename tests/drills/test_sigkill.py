@@ -28,12 +28,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from streamflow.planning import OVERLAP
 from streamflow.vocab import DataType
 from tests.drills.support import (
     STATION,
+    ProgressRowLock,
     chunk_ends,
     covering,
     create_config,
@@ -53,35 +53,6 @@ def _start_child(config_id: int) -> subprocess.Popen:
         [sys.executable, "-m", "tests.drills.pull_child", str(config_id), STATION],
         cwd=REPO_ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-
-
-class ProgressRowLock:
-    """PostgreSQL: hold the station's progress row FOR UPDATE from another connection."""
-
-    def __init__(self, url: str, config_id: int) -> None:
-        self.engine = create_engine(url)
-        self.connection = self.engine.connect()
-        self.transaction = self.connection.begin()
-        locked = self.connection.execute(
-            text("SELECT id FROM pull_station_progress WHERE config_id = :c AND station_number = :s FOR UPDATE"),
-            {"c": config_id, "s": STATION},
-        ).all()
-        assert len(locked) == 1
-
-    def writer_waiting(self) -> bool:
-        return bool(
-            self.connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-            ).scalar()
-        )
-
-    def release(self) -> None:
-        self.transaction.rollback()
-        self.connection.close()
-        self.engine.dispose()
 
 
 @pytest.mark.parametrize("moment", ["waiting for chunk 3", "inside chunk 3's write"])
