@@ -61,7 +61,8 @@ for spec in sys.argv[2].split():
                          "description": f"streamflow: concurrent requests to the {name[:-4].upper()} services"}
 with open(sys.argv[1], "w") as handle:
     json.dump(missing, handle)
-print(", ".join(missing) or "all present", file=sys.stderr)
+note = "creating " + ", ".join(missing) if missing else "all present (slots left as they are)"
+print("init:   " + note, file=sys.stderr)
 ' "$pool_file" "$pools"
 if [ "$(cat "$pool_file")" != "{}" ]; then
   airflow pools import "$pool_file" >/dev/null
