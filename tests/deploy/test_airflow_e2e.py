@@ -236,6 +236,24 @@ def test_configuration_dags_are_listed(stack):
     assert requests.get(f"{stack.base_url}/api/v2/dags", timeout=30).status_code == 401  # authenticated only
 
 
+def test_every_process_listens_on_loopback_only(stack):
+    import psutil
+
+    groups = {proc.pid for proc in stack.processes.values()}
+    listening = set()
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) not in groups:
+                continue
+            listening |= {(c.laddr.ip, c.laddr.port) for c in process.net_connections(kind="inet")
+                          if c.status == psutil.CONN_LISTEN}
+        except (psutil.Error, ProcessLookupError):
+            continue
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    assert ("127.0.0.1", port) in listening
+    assert {ip for ip, _port in listening} <= {"127.0.0.1", "::1"}, listening  # DESIGN §10: not 0.0.0.0
+
+
 def test_invalid_conf_is_refused_with_the_validation_message(stack):
     dag_id = f"streamflow_config_{stack.config_id}"
     stack.wait_for("the DAG", lambda: stack.api("GET", f"/dags/{dag_id}").ok, START_TIMEOUT)
