@@ -151,6 +151,9 @@ except KeyboardInterrupt:
     sys.exit(130)
 PY
 
+database=$(python -c 'from sqlalchemy.engine import make_url
+from streamflow.settings import database_url
+print(make_url(database_url()).render_as_string(hide_password=True))')
 password=$(python -c 'import json, os; print(json.load(open(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]))[os.environ["STREAMFLOW_ADMIN_USER"]])')
 cat <<EOF
 
@@ -159,7 +162,7 @@ cat <<EOF
     Airflow UI / API   $AIRFLOW__API__BASE_URL
     login              $STREAMFLOW_ADMIN_USER / $password
                        (kept in $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE)
-    streamflow DB      ${STREAMFLOW_DATABASE_URL:-$STREAMFLOW_HOME/streamflow.db}
+    streamflow DB      $database
     component logs     $component_logs
     CLIs               source scripts/airflow_env.sh; streamflow config list; airflow dags list
 
