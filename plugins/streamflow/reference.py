@@ -734,7 +734,7 @@ def build_reference(upstream_dir: Path, out_dir: Path) -> BuildReport:
     for name, (header, rows) in outputs.items():
         _write_csv(out_dir / name, header, rows)
         report.files[name] = out_dir / name
-    log.info("reference build into %s:\n%s", out_dir, report.summary())
+    log.debug("reference build into %s:\n%s", out_dir, report.summary())
     return report
 
 
@@ -941,7 +941,7 @@ def _upsert_file(
         # executemany: compiled once; SQLAlchemy sends multi-row VALUES ("insertmanyvalues").
         session.execute(stmt, to_write[start : start + LOAD_BATCH_ROWS])
     counts.total_in_table = session.execute(select(func.count()).select_from(table)).scalar_one()
-    log.info("%s", counts.summary())
+    log.debug("%s", counts.summary())
     return counts
 
 
