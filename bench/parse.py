@@ -14,8 +14,9 @@ EC-only, 10 % mixed USGS+EC, 10 % NOAA forecasts; daily and 15-minute; append an
 
 Statements are counted with a SQLAlchemy ``before_cursor_execute`` listener on every engine of the
 child process (statements against the streamflow database; Airflow's own metadata queries, if any,
-reported apart). Median of ``REPEAT`` fresh processes; the first process writes the last-known-good
-snapshot, the later ones find it unchanged.
+reported apart). Median of ``REPEAT`` (3) fresh processes up to 1,000 configurations, one at
+5,000; the first process writes the last-known-good snapshot, the later ones find it unchanged.
+Airflow's ``dagbag_import_timeout`` (30 s by default) applies to the DagBag column.
 """
 
 from __future__ import annotations
@@ -133,21 +134,22 @@ def run(workdir: Path, backends: list[str], *, sizes=SIZES) -> Section:
                 with stopwatch() as t:
                     seed(url, size)
                 log.info("%s: seeded %d configurations × %d stations in %.1f s", kind, size, STATIONS_PER_CONFIG, t[0])
-                factory_runs = [child("factory", url, run_dir) for _ in range(REPEAT)]
-                bag_runs = [child("dagbag", url, run_dir) for _ in range(REPEAT)]
-                worker_runs = [child("factory", url, run_dir, dag_id=f"streamflow_config_{size // 2}") for _ in range(REPEAT)]
-                if size == 1_000 or size == max(sizes):
+                repeat = REPEAT if size <= 1_000 else 1
+                factory_runs = [child("factory", url, run_dir) for _ in range(repeat)]
+                bag_runs = [child("dagbag", url, run_dir) for _ in range(repeat)]
+                worker_runs = [child("factory", url, run_dir, dag_id=f"streamflow_config_{size // 2}") for _ in range(repeat)]
+                if size == sorted(sizes)[len(sizes) // 2] and kind == backends[0]:
                     profiles[f"{kind}, {size} configurations"] = child("profile", url, run_dir)["profile"]
             gen = _median(factory_runs, "generate_s")
             bag = _median(bag_runs, "dagbag_s")
             first = factory_runs[0]
             errors = bag_runs[0]["import_errors"]
-            if first["dags"] != size or bag_runs[0]["dags"] != size:
-                raise RuntimeError(f"{kind}/{size}: built {first['dags']} DAGs, DagBag has {bag_runs[0]['dags']}")
+            if first["dags"] != size:
+                raise RuntimeError(f"{kind}/{size}: generate_dags() built {first['dags']} DAGs")
             table.add(
                 kind, f"{size:,} × {STATIONS_PER_CONFIG}", f"{first['dags']:,} / {first['tasks']:,}", f"{gen:.2f}",
                 f"{first['queries']} (+{first['other_queries']} Airflow)", f"{bag:.2f}",
-                errors if not errors else f"{errors}: {bag_runs[0]['import_error_text']}",
+                f"{errors}" if not errors else f"**{errors}** ({bag_runs[0]['dags']} DAGs bagged): {bag_runs[0]['import_error_text'][:200]}",
                 f"{_median(factory_runs, 'process_s'):.2f}",
                 f"{_median(worker_runs, 'generate_s'):.3f} / {worker_runs[0]['queries']}",
                 f"{max(r['peak_rss_mb'] for r in factory_runs + bag_runs):.0f}",

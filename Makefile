@@ -1,0 +1,17 @@
+# Streamflow DataOps developer targets.
+PYTHON ?= .venv/bin/python
+BENCH_ARGS ?=
+
+.PHONY: test bench bench-quick drills
+
+test:  ## the whole test suite (PostgreSQL half when STREAMFLOW_TEST_POSTGRES_URL is set)
+	bash scripts/test.sh
+
+drills:  ## fault drills only (SIGKILL, transient faults, malformed payloads, database loss)
+	$(PYTHON) -m pytest tests/drills -q
+
+bench:  ## benchmarks: prints the tables and writes docs/benchmarks.md (BENCH_ARGS="--only parse" for one part)
+	$(PYTHON) -m bench $(BENCH_ARGS)
+
+bench-quick:  ## a small smoke run of every benchmark (nothing written)
+	$(PYTHON) -m bench --quick
