@@ -62,7 +62,7 @@ class Section:
     def markdown(self) -> str:
         parts = [f"## {self.title}", ""]
         if self.design:
-            parts += [self.design.strip(), ""]
+            parts += [self.design.strip().replace("``", "`"), ""]
         for table in self.tables:
             if table.title:
                 parts += [f"**{table.title}**", ""]
@@ -70,7 +70,7 @@ class Section:
         if self.verdicts:
             parts += ["Targets:", ""] + [f"- {v}" for v in self.verdicts] + [""]
         if self.notes:
-            parts += [n.strip() + "\n" for n in self.notes]
+            parts += [n.strip().replace("``", "`") + "\n" for n in self.notes]
         return "\n".join(parts)
 
     def text(self) -> str:

@@ -392,6 +392,11 @@ def run(workdir: Path, backends: list[str], *, proposal: bool = True) -> Section
         section.notes.append(
             "EXPLAIN (ANALYZE, BUFFERS, WAL) of the merge statement for that staged chunk:\n\n```\n" + r["explain"] + "\n```"
         )
+    if any("proposal" in r for r in results):
+        from bench import proposals
+
+        section.notes.append("**The proposal measured above** (`bench/proposals.py`, not used by the package): "
+                             + " ".join(proposals.__doc__.split("\n\n")[0].split()))
     for r in results:
         section.notes.append(
             f"cProfile of that chunk through `upsert_observations` ({r['kind']}), by cumulative time:\n\n```\n"
