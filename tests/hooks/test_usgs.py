@@ -316,8 +316,8 @@ def _intervals(requests) -> list[tuple[datetime, datetime]]:
 @pytest.mark.parametrize(
     "start, end, pieces",
     [
-        (datetime(2020, 1, 1, tzinfo=UTC), datetime(2023, 6, 30, 12, 0, tzinfo=UTC), 2),  # 1,276.5 days
-        (datetime(2015, 3, 1, 6, 15, tzinfo=UTC), datetime(2022, 1, 1, tzinfo=UTC), 3),  # 2,497.7 days
+        (datetime(2020, 1, 1, tzinfo=UTC), datetime(2023, 6, 30, 12, 0, tzinfo=UTC), 8),  # 1,276.5 days / 180
+        (datetime(2015, 3, 1, 6, 15, tzinfo=UTC), datetime(2022, 1, 1, tzinfo=UTC), 14),  # 2,497.7 days / 180
     ],
 )
 def test_long_continuous_windows_are_split_within_the_envelope(replay, hook, start, end, pieces):
@@ -332,7 +332,7 @@ def test_long_continuous_windows_are_split_within_the_envelope(replay, hook, sta
     for (_a, b), (c, _d) in zip(spans, spans[1:], strict=False):
         assert b == c  # contiguous: nothing skipped between requests
     for a, b in spans:
-        assert timedelta(0) < b - a <= timedelta(days=1000) < timedelta(days=1100)
+        assert timedelta(0) < b - a <= timedelta(days=180) < timedelta(days=1100)
 
 
 def test_long_daily_windows_are_split_into_adjacent_date_ranges(replay, hook):
@@ -360,7 +360,7 @@ def test_a_window_of_max_chunk_is_one_request(replay, hook, data_type):
 
 
 def test_max_chunk_tells_the_planner_the_request_windows():
-    assert UsgsWaterDataHook.max_chunk("realtime_15min") == timedelta(days=1000)
+    assert UsgsWaterDataHook.max_chunk("realtime_15min") == timedelta(days=180)
     assert UsgsWaterDataHook.max_chunk("realtime_15min") < UsgsWaterDataHook.CONTINUOUS_ENVELOPE
     assert UsgsWaterDataHook.max_chunk("daily_mean") == timedelta(days=3650)
     with pytest.raises(ValueError, match="no observations of data type 'rfc_forecast'"):

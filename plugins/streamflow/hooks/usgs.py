@@ -153,8 +153,10 @@ class UsgsWaterDataHook(StreamflowHttpHook):
     MAX_CHUNK: ClassVar[dict[str, timedelta]] = {
         # ~10 years of daily means = ~3,650 rows per station: one page, one short request.
         DataType.DAILY_MEAN.value: timedelta(days=3650),
-        # 100 days' margin under the 1,100-day envelope; 15-min data = ~96,000 rows (2 pages).
-        DataType.REALTIME_15MIN.value: timedelta(days=1000),
+        # 180 days = at most 51,840 rows at 5-minute steps (one 50,000-row page and a bit): a chunk's
+        # frames stay small, so a 10-year pull peaks under 400 MB RSS (docs/benchmarks.md §4);
+        # far inside the service's 1,100-day envelope.
+        DataType.REALTIME_15MIN.value: timedelta(days=180),
     }
 
     def __init__(
