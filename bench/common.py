@@ -62,7 +62,7 @@ class Section:
     def markdown(self) -> str:
         parts = [f"## {self.title}", ""]
         if self.design:
-            parts += [self.design.strip().replace("``", "`"), ""]
+            parts += [_single_ticks(self.design.strip()), ""]
         for table in self.tables:
             if table.title:
                 parts += [f"**{table.title}**", ""]
@@ -70,7 +70,7 @@ class Section:
         if self.verdicts:
             parts += ["Targets:", ""] + [f"- {v}" for v in self.verdicts] + [""]
         if self.notes:
-            parts += [n.strip().replace("``", "`") + "\n" for n in self.notes]
+            parts += [_single_ticks(n.strip()) + "\n" for n in self.notes]
         return "\n".join(parts)
 
     def text(self) -> str:
@@ -78,6 +78,11 @@ class Section:
         parts += [t.text() + "\n" for t in self.tables]
         parts += [f"  * {v}" for v in self.verdicts]
         return "\n".join(parts)
+
+
+def _single_ticks(text: str) -> str:
+    """reST-style ``code`` from docstrings → Markdown `code` (code fences left alone)."""
+    return re.sub(r"(?<!`)``(?!`)", "`", text)
 
 
 def rate(rows: int, seconds: float) -> str:

@@ -1,13 +1,14 @@
-"""A measured proposal for ``repository._upsert_postgresql`` (benchmark 1 explains why).
+"""A candidate change to ``repository._upsert_postgresql``, measured beside it (benchmark 1).
 
-Rows newer than what a station already has stored cannot conflict, so they need neither the
-staging table nor ``ON CONFLICT``: COPY them straight into ``discharge_observations``. Only the
-rows at or before the stored maximum (the re-read overlap, revisions) go through the existing
-stage + ``INSERT … ON CONFLICT DO UPDATE``. A transaction-scoped advisory lock per
-(station, type) makes the "newer than the max" test safe against a concurrent writer of the
-same station (two configurations pulling one gauge): the second writer waits for the first
-to commit, then sees its rows. The max comes from the unique index (an index-only backward
-scan). This module is the prototype the benchmark measures — not used by the package.
+Hypothesis: rows newer than what a station already has stored cannot conflict, so they need
+neither the staging table nor ``ON CONFLICT``; COPY them straight into
+``discharge_observations`` and send only the rows at or before the stored maximum (the re-read
+overlap, revisions) through the existing stage + ``INSERT … ON CONFLICT DO UPDATE``. A
+transaction-scoped advisory lock per station keeps the "newer than the max" test safe against a
+concurrent writer of the same station (two configurations pulling one gauge). Result on this
+machine: no material change of the ratio to COPY (see the table) — the time is in PostgreSQL
+writing new row versions and index entries, not in the staging round trip — so it is *not*
+recommended; it stays here as the evidence. Not used by the package.
 """
 
 from __future__ import annotations
