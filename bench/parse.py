@@ -32,8 +32,8 @@ from bench.common import REPO_ROOT, Section, Table, bench_env, python, scratch_d
 
 log = logging.getLogger("bench.parse")
 
-PROPOSAL = """**Where the time goes and the proposal measured above.** Building each DAG costs ~3 ms, and
-most of it is Airflow validating the five trigger `Param`s of every scheduled DAG: `Param.resolve`
+PROPOSAL = """**Where the time goes and the proposal measured above.** Building each DAG costs ~3 ms; the
+largest single part is Airflow validating the five trigger `Param`s of every scheduled DAG: `Param.resolve`
 calls `jsonschema.validate`, which first checks the Param's schema against its metaschema — JSON
 Schema 2020-12 by default, whose `$dynamicRef`-heavy metaschema is slow to walk (the profile below:
 `check_schema` → `descend`/`ref`). Airflow then deep-copies the Params into every operator
