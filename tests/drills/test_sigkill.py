@@ -5,12 +5,12 @@ Two kill points:
 
 * while the process waits for chunk 3's first page (chunks 1-2 committed): progress must be
   exactly chunk 2's last day;
-* inside chunk 3's write. On PostgreSQL this is exact: the test holds the station's progress row
-  locked, so the child stores chunk 3's rows and then blocks in ``advance_progress`` in the same
-  transaction; it is killed there (seen waiting in ``pg_stat_activity``), and chunk 3's rows must
-  vanish with the transaction. On SQLite (no row locks to hold a writer mid-transaction) the kill
-  comes 0.4 s after chunk 3's last page was served, while the child parses or writes it: chunk 3
-  is then either committed whole (with its progress) or not at all.
+* inside chunk 3's transaction, after its rows are written and before its progress is recorded
+  and committed: chunk 3's rows must vanish with the transaction. On PostgreSQL the test holds the
+  station's progress row locked, so the child blocks in ``advance_progress`` and is killed there
+  (seen waiting in ``pg_stat_activity``). SQLite has no row locks to hold a writer mid-transaction,
+  so the child pauses at that point itself (``DRILL_PAUSE_IN_CHUNK``, a sleep after chunk 3's
+  upsert returns) and is killed while it sleeps.
 
 Either way the database holds exactly the clean rows up to the recorded progress — no gaps,
 nothing past it — and a re-run completes the history with no duplicates, equal to a clean run.
@@ -48,15 +48,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CLEAN_STATION = "02458502"  # pulled without faults beside the killed one
 
 
-def _start_child(config_id: int) -> subprocess.Popen:
+def _start_child(config_id: int, **extra_env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.drills.pull_child", str(config_id), STATION],
-        cwd=REPO_ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT, env={**os.environ, **extra_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
 @pytest.mark.parametrize("moment", ["waiting for chunk 3", "inside chunk 3's write"])
-def test_sigkill_mid_window_then_rerun_equals_a_clean_run(moment, engine, db_url, fake, faults):
+def test_sigkill_mid_window_then_rerun_equals_a_clean_run(moment, engine, db_url, fake, faults, tmp_path):
     postgres = db_url.startswith("postgresql")
     config_id = create_config(engine, stations=(STATION, CLEAN_STATION))
     ends = chunk_ends()
@@ -70,22 +70,21 @@ def test_sigkill_mid_window_then_rerun_equals_a_clean_run(moment, engine, db_url
         if moment == "waiting for chunk 3" and chunk3_first(request):
             reached.set()
             release.wait(60)  # hold the request: the child is blocked on chunk 3's first page
-        elif moment == "inside chunk 3's write" and chunk3_last(request):
-            if postgres:
-                lock.append(ProgressRowLock(db_url, config_id))
-            else:
-                threading.Timer(0.4, reached.set).start()
+        elif moment == "inside chunk 3's write" and postgres and chunk3_last(request):
+            lock.append(ProgressRowLock(db_url, config_id))
 
     faults.on_request.append(gate)
-    child = _start_child(config_id)
+    marker = tmp_path / "paused"
+    pause = {"DRILL_PAUSE_IN_CHUNK": "3", "DRILL_MARKER": str(marker)}
+    child = _start_child(config_id, **(pause if moment == "inside chunk 3's write" and not postgres else {}))
     try:
-        if postgres and moment == "inside chunk 3's write":
-            deadline = time.monotonic() + 120
-            while not (lock and lock[0].writer_waiting()):
-                assert time.monotonic() < deadline and child.poll() is None, "the child never blocked in chunk 3's write"
-                time.sleep(0.05)
-        else:
+        deadline = time.monotonic() + 120
+        if moment == "waiting for chunk 3":
             assert reached.wait(120), "the child never reached chunk 3"
+        else:  # wait until the child is inside chunk 3's transaction
+            while not (lock[0].writer_waiting() if lock else marker.exists()):
+                assert time.monotonic() < deadline and child.poll() is None, "the child never got inside chunk 3's write"
+                time.sleep(0.05)
         os.kill(child.pid, signal.SIGKILL)
         _out, err = child.communicate(timeout=30)
         assert child.returncode == -signal.SIGKILL, err[-2000:]
@@ -100,10 +99,7 @@ def test_sigkill_mid_window_then_rerun_equals_a_clean_run(moment, engine, db_url
     # After the kill: exactly the clean rows up to the committed progress, nothing after it.
     after_kill = progress(engine, config_id)
     clean = expected_daily(fake, STATION)
-    if postgres or moment == "waiting for chunk 3":
-        assert after_kill == ends[1]  # chunk 3's rows went with its transaction
-    else:
-        assert after_kill in (ends[1], ends[2])
+    assert after_kill == ends[1]  # chunk 3's rows (if written) went with its transaction
     assert stored(engine) == {day: value for day, value in clean.items() if day <= after_kill}
 
     # The re-run resumes from progress minus the overlap and completes the window.
