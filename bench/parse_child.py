@@ -1,8 +1,8 @@
 """Child process of benchmark 2: parse the DAG file once, report JSON on stdout's last line.
 
 Run with a fresh interpreter each time (what a DAG processor / worker pays). Modes:
-``factory`` times ``import streamflow.factory`` + ``generate_dags()``; ``proposal`` the same with
-the trigger Params' schemas marked draft-07 (see benchmark 2); ``dagbag`` times Airflow's
+``factory`` times ``import streamflow.factory`` + ``generate_dags()``; ``previous`` the same with
+the trigger Params' ``$schema`` removed (as before commit 60f6275; see benchmark 2); ``dagbag`` times Airflow's
 own ``DagBag`` over ``dags/`` (file import, DAG bagging, cycle checks); ``profile`` runs
 ``generate_dags()`` under cProfile and prints the top functions.
 """
@@ -35,18 +35,18 @@ def main() -> None:
 
     airflow_import = time.perf_counter() - t_import
     out: dict = {"airflow_import_s": airflow_import}
-    if mode in ("factory", "profile", "proposal"):
+    if mode in ("factory", "profile", "previous"):
         t = time.perf_counter()
         from streamflow import factory
 
         out["factory_import_s"] = time.perf_counter() - t
-        if mode == "proposal":  # measured proposal: validate the trigger Params against draft-07
+        if mode == "previous":  # before 60f6275: the Params' schemas without "$schema" (2020-12)
             shipped = factory.trigger_params
 
             def trigger_params(config):
                 params = shipped(config)
                 for param in params.values():
-                    param.schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+                    param.schema.pop("$schema", None)
                 return params
 
             factory.trigger_params = trigger_params
