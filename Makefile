@@ -8,10 +8,13 @@ test:  ## the whole test suite (PostgreSQL half when STREAMFLOW_TEST_POSTGRES_UR
 	bash scripts/test.sh
 
 drills:  ## fault drills only (SIGKILL, transient faults, malformed payloads, database loss)
+	bash scripts/bootstrap.sh
 	$(PYTHON) -m pytest tests/drills -q
 
 bench:  ## benchmarks: prints the tables and writes docs/benchmarks.md (BENCH_ARGS="--only parse" for one part)
+	bash scripts/bootstrap.sh
 	$(PYTHON) -m bench $(BENCH_ARGS)
 
 bench-quick:  ## a small smoke run of every benchmark (nothing written)
+	bash scripts/bootstrap.sh
 	$(PYTHON) -m bench --quick

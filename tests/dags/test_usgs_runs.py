@@ -88,6 +88,9 @@ def test_history_once_then_only_new_days(airflow_db, engine, fake, replay):
         assert {k: v for k, (v, _q) in stored.items()} == expected
         assert stored[min(stored)][1] == "A" and stored[max(stored)][1] == "P"
         assert _progress(engine, config_id, station) == max(expected)  # the last stored day, not "now"
+    with session_scope(engine) as s:  # station rows came from the service's site metadata
+        station = s.execute(select(Station).where(Station.station_number == "01646500")).scalar_one()
+        assert station.name.startswith("POTOMAC RIVER") and station.state == "MD" and station.agency == "USGS"
     daily_requests = replay.requests_to(DAILY)
     assert len(daily_requests) == 4  # 2 stations x 2 chunks
     (status, records, failed, details, error), = _logs(engine, config_id)

@@ -77,7 +77,7 @@ class FakeUsgs:
     # ------------------------------------------------------------------ handlers
 
     def _stations(self, request: Request) -> list[str]:
-        raw = request.arg("monitoring_location_id") or ""
+        raw = request.arg("monitoring_location_id") or request.arg("id") or ""
         return [s.removeprefix("USGS-") for s in raw.split(",") if s]
 
     def _page(self, request: Request, features: list[dict]) -> Response:
