@@ -22,6 +22,11 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
+def echo(message: str = "", *, file=None) -> None:
+    """Command output (not logging): results to stdout, problems to stderr."""
+    (file or sys.stdout).write(f"{message}\n")
+
+
 class BadInput(Exception):
     """Raised for user mistakes; main() prints the message and exits 2."""
 
@@ -51,7 +56,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
     engine = make_engine()
     migrate.upgrade(engine, args.revision)
-    print(f"streamflow database at {engine.url.render_as_string(hide_password=True)}: "
+    echo(f"streamflow database at {engine.url.render_as_string(hide_password=True)}: "
           f"revision {migrate.current_revision(engine)}")
     engine.dispose()
     return EXIT_OK
@@ -63,8 +68,8 @@ def cmd_db_load_reference(args: argparse.Namespace) -> int:
     with _session() as session:
         report = load_reference(session, Path(args.data_dir))
     for message in report.bad_rows:
-        print(f"skipped: {message}", file=sys.stderr)
-    print(report.summary() if hasattr(report, "summary") else report)
+        echo(f"skipped: {message}", file=sys.stderr)
+    echo(report.summary())
     return EXIT_OK
 
 
@@ -72,7 +77,7 @@ def cmd_db_build_reference(args: argparse.Namespace) -> int:
     from streamflow.reference import build_reference
 
     report = build_reference(Path(args.upstream_dir), Path(args.data_dir))
-    print(report.summary() if hasattr(report, "summary") else report)
+    echo(report.summary())
     return EXIT_OK
 
 
@@ -91,12 +96,12 @@ def cmd_stations_search(args: argparse.Namespace) -> int:
     with _session() as session:
         rows = _search(session, args)
         if args.json:
-            print(json.dumps([_station_dict(r) for r in rows], indent=2))
+            echo(json.dumps([_station_dict(r) for r in rows], indent=2))
             return EXIT_OK
-        print(f"{'station':<16}{'agency':<7}{'state':<6}{'huc':<10}name")
+        echo(f"{'station':<16}{'agency':<7}{'state':<6}{'huc':<10}name")
         for r in rows:
-            print(f"{r.station_number:<16}{r.agency or '':<7}{r.state_code or '':<6}{r.huc_code or '':<10}{r.station_name}")
-        print(f"{len(rows)} station(s)", file=sys.stderr)
+            echo(f"{r.station_number:<16}{r.agency or '':<7}{r.state_code or '':<6}{r.huc_code or '':<10}{r.station_name}")
+        echo(f"{len(rows)} station(s)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -161,7 +166,7 @@ def cmd_config_create(args: argparse.Namespace) -> int:
             "stations": stations,
         }
         config_id = _create(session, row, require_listed=not args.allow_unlisted)
-    print(f"created configuration {config_id} (DAG streamflow_config_{config_id}) with {len(stations)} station(s)")
+    echo(f"created configuration {config_id} (DAG streamflow_config_{config_id}) with {len(stations)} station(s)")
     return EXIT_OK
 
 
@@ -176,7 +181,7 @@ def cmd_config_examples(args: argparse.Namespace) -> int:
             if example["name"] in existing:
                 continue
             created.append(_create(session, dict(example), require_listed=False))
-    print(f"created {len(created)} example configuration(s)" + (f": {created}" if created else " (all present)"))
+    echo(f"created {len(created)} example configuration(s)" + (f": {created}" if created else " (all present)"))
     return EXIT_OK
 
 
@@ -186,12 +191,12 @@ def cmd_config_list(args: argparse.Namespace) -> int:
     with _session() as session:
         configs = repo.list_configurations(session)
         if args.json:
-            print(json.dumps([_config_dict(c) for c in configs], indent=2, default=str))
+            echo(json.dumps([_config_dict(c) for c in configs], indent=2, default=str))
             return EXIT_OK
-        print(f"{'id':>4}  {'enabled':<8}{'data_type':<17}{'strategy':<10}{'schedule':<16}{'stations':>8}  name")
+        echo(f"{'id':>4}  {'enabled':<8}{'data_type':<17}{'strategy':<10}{'schedule':<16}{'stations':>8}  name")
         for c in configs:
             schedule = c.schedule_value or c.schedule_type
-            print(f"{c.id:>4}  {'yes' if c.is_enabled else 'no':<8}{c.data_type:<17}{c.data_strategy:<10}"
+            echo(f"{c.id:>4}  {'yes' if c.is_enabled else 'no':<8}{c.data_type:<17}{c.data_strategy:<10}"
                   f"{schedule:<16}{len(c.stations):>8}  {c.name}")
     return EXIT_OK
 
@@ -223,7 +228,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
              "error_message": g.error_message}
             for g in logs
         ]
-    print(json.dumps(data, indent=2, default=str))
+    echo(json.dumps(data, indent=2, default=str))
     return EXIT_OK
 
 
@@ -233,7 +238,7 @@ def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
     with _session() as session:
         if not repo.set_configuration_enabled(session, args.id, enabled):
             raise BadInput(f"configuration {args.id} does not exist")
-    print(f"configuration {args.id} {'enabled' if enabled else 'disabled'}")
+    echo(f"configuration {args.id} {'enabled' if enabled else 'disabled'}")
     return EXIT_OK
 
 
@@ -323,16 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (BadInput, ConfigurationError) as exc:
-        print(f"streamflow: error: {exc}", file=sys.stderr)
+        echo(f"streamflow: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except StreamflowError as exc:
-        print(f"streamflow: error: {exc}", file=sys.stderr)
+        echo(f"streamflow: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - a clear one-line message instead of a traceback
         from sqlalchemy.exc import SQLAlchemyError
 
         if isinstance(exc, SQLAlchemyError):
-            print(f"streamflow: database error: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            echo(f"streamflow: database error: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
             return EXIT_FAILED
         raise
 
