@@ -32,7 +32,7 @@ def test_upgrade_downgrade_upgrade_and_models_match(empty_db_url):
     engine = make_engine(empty_db_url)
     try:
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == "0005"
+        assert migrate.current_revision(engine) == "0006"
         assert SEED_TABLES <= set(inspect(engine).get_table_names())
         assert _diff(engine) == []
 
@@ -50,11 +50,11 @@ def test_each_revision_steps_down_and_up(empty_db_url):
     engine = make_engine(empty_db_url)
     try:
         migrate.upgrade(engine)
-        for target in ("0004", "0003", "0002", "0001"):
+        for target in ("0005", "0004", "0003", "0002", "0001"):
             migrate.downgrade(engine, target)
             assert migrate.current_revision(engine) == target
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == "0005"
+        assert migrate.current_revision(engine) == "0006"
     finally:
         engine.dispose()
 
@@ -78,4 +78,6 @@ def test_seed_unique_indexes_and_additions(db_url):
     assert {"dag_id", "dag_run_id", "stations_total", "stations_failed", "details"} <= columns
     assert "agency" in {c["name"] for c in insp.get_columns("pull_configuration_stations")}
     assert "unit" in {c["name"] for c in insp.get_columns("forecast_runs")}
+    # 0006: the unique index leads with station_id; no second index on it alone.
+    assert "ix_discharge_observations_station_id" not in {i["name"] for i in insp.get_indexes("discharge_observations")}
     engine.dispose()

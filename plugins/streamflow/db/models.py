@@ -71,7 +71,8 @@ class DischargeObservation(Base):
     __tablename__ = "discharge_observations"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    # No index of its own: unique_observation_idx leads with station_id (revision 0006).
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     observed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     discharge: Mapped[float] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(10))
