@@ -9,10 +9,31 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 from streamflow.db.engine import make_engine
+from streamflow.db.models import Base
 
 # alembic.ini sits at the repository root, two levels above plugins/streamflow.
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
+
+# Foreign keys the models declare but a dialect enforces with triggers instead (ADR 0005).
+TRIGGER_ENFORCED_FOREIGN_KEYS = {
+    "postgresql": {("discharge_observations", "fk_discharge_observations_station_id_stations")},
+}
+
+
+def include_object(obj, name, type_, reflected, compare_to, *, dialect_name: str) -> bool:
+    """Alembic's ``include_object`` for comparing the models with a database of ``dialect_name``.
+
+    Only our tables are compared (the database may host others: Airflow's, in a shared
+    PostgreSQL), and a foreign key the dialect enforces with triggers is not reported missing.
+    Use ``functools.partial(include_object, dialect_name=...)``.
+    """
+    if type_ == "table":
+        return name in Base.metadata.tables
+    if type_ == "foreign_key_constraint" and not reflected:
+        table = getattr(getattr(obj, "parent", None), "name", None)
+        return (table, name) not in TRIGGER_ENFORCED_FOREIGN_KEYS.get(dialect_name, set())
+    return True
 
 
 def alembic_config(engine: Engine | None = None, *, configure_logging: bool = False) -> Config:

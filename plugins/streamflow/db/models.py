@@ -72,6 +72,8 @@ class DischargeObservation(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # No index of its own: unique_observation_idx leads with station_id (revision 0006).
+    # On PostgreSQL the foreign key is enforced once per statement by triggers instead of the
+    # declarative constraint (revision 0007, ADR 0005); SQLite keeps the constraint.
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     observed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     discharge: Mapped[float] = mapped_column(Float)
