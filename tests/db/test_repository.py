@@ -111,6 +111,47 @@ def test_upsert_in_many_batches_and_types_are_separate(session):
     assert repo.count_observations(session, "01646500", "daily_mean") == 1
 
 
+def test_upsert_mixed_rows_in_one_frame_diff_exactly(session):
+    """Several stations and types, NULL and mixed quality codes, a changed unit, a value left out."""
+    a = repo.ensure_station(session, "01646500", "USGS")
+    b = repo.ensure_station(session, "08MF005", "EC")
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    step = timedelta(minutes=15)
+    base = pd.concat(
+        [
+            _frame("01646500", start, [1.0, 2.0, 3.0, 4.0, 5.0]),
+            _frame("08MF005", start, [10.0, 11.0], kind="daily_mean", step=timedelta(days=1)),
+        ]
+    )
+    base.loc[base["data_type"] == "daily_mean", ["unit", "quality_code"]] = ["cms", None]
+    ids = {"01646500": a, "08MF005": b}
+    assert repo.upsert_observations(session, base, ids).rows_written == 7
+
+    offer = _frame("01646500", start, [1.0, 2.0, 3.0, 4.0, 6.0])
+    offer = offer.drop(index=[2])  # 00:30 not offered again: stays as stored
+    offer.loc[1, "quality_code"] = "A"  # quality revised only
+    offer.loc[3, "unit"] = "cms"  # unit revised only
+    offer.loc[4, "quality_code"] = None  # value revised, quality now NULL
+    daily = _frame("08MF005", start, [10.0, 11.5, 12.0], kind="daily_mean", step=timedelta(days=1), quality="Ü")
+    daily["unit"] = "cms"
+    daily.loc[0, "quality_code"] = None  # identical to stored: not rewritten
+    result = repo.upsert_observations(session, pd.concat([offer, daily]), ids)
+    assert (result.rows_in, result.rows_written) == (7, 5)
+    assert _stored(session, a) == [
+        (start, 1.0, "P"), (start + step, 2.0, "A"), (start + 2 * step, 3.0, "P"),
+        (start + 3 * step, 4.0, "P"), (start + 4 * step, 6.0, None),
+    ]
+    units = session.execute(
+        select(DischargeObservation.unit).where(DischargeObservation.station_id == a).order_by(DischargeObservation.observed_at)
+    ).scalars().all()
+    assert units == ["cfs", "cfs", "cfs", "cms", "cfs"]
+    day = timedelta(days=1)
+    assert _stored(session, b, "daily_mean") == [(start, 10.0, None), (start + day, 11.5, "Ü"), (start + 2 * day, 12.0, "Ü")]
+    assert repo.count_observations(session) == 8
+    again = repo.upsert_observations(session, pd.concat([offer, daily]), ids)
+    assert again.rows_written == 0
+
+
 def test_upsert_empty_frame_and_unknown_station(session):
     from streamflow.frames import empty_observations
 

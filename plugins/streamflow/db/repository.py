@@ -1,7 +1,8 @@
 """Repository functions: each takes a session and never commits (callers own transactions).
 
-Portable between SQLite and PostgreSQL; bulk writes use the dialect's native upsert
-(``INSERT … ON CONFLICT``), and on PostgreSQL ``COPY`` into a staging table first (ADR 0002).
+Portable between SQLite and PostgreSQL. Observations: SQLite uses its native upsert
+(``INSERT … ON CONFLICT``); PostgreSQL diffs against the stored window and binary-COPYs what is
+new or revised (ADR 0002).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, or_, select, text, update
@@ -195,9 +196,6 @@ class WriteResult:
 
 
 def _observation_rows(frame: pd.DataFrame, station_ids: Mapping[str, int]) -> Iterator[tuple]:
-    missing = sorted(set(frame["station_number"]) - set(station_ids))
-    if missing:
-        raise KeyError(f"no stations.id for station(s) {', '.join(missing)}")
     observed = frame["observed_at"].dt.to_pydatetime()
     for number, when, value, unit, kind, quality in zip(
         frame["station_number"], observed, frame["discharge"], frame["unit"], frame["data_type"],
@@ -218,42 +216,175 @@ def upsert_observations(session: Session, frame: pd.DataFrame, station_ids: Mapp
     frame = canonical_observations(frame)
     if frame.empty:
         return WriteResult(0, 0, None)
+    missing = sorted(set(frame["station_number"]) - set(station_ids))
+    if missing:
+        raise KeyError(f"no stations.id for station(s) {', '.join(missing)}")
     latest = frame["observed_at"].max().to_pydatetime()
     if session.get_bind().dialect.name == "postgresql":
-        written = _upsert_postgresql(session, _observation_rows(frame, station_ids))
+        written = sum(
+            _write_postgresql(session, group, station_ids[number], kind)
+            for (number, kind), group in frame.groupby(["station_number", "data_type"], sort=False)
+        )
     else:
         written = _upsert_sqlite(session, _observation_rows(frame, station_ids))
     return WriteResult(len(frame), written, latest)
 
 
-_STAGE_DDL = """
-CREATE TEMPORARY TABLE IF NOT EXISTS _streamflow_obs_stage (
-    station_id integer NOT NULL,
-    observed_at timestamptz NOT NULL,
-    discharge double precision NOT NULL,
-    unit varchar(10) NOT NULL,
-    type varchar(20) NOT NULL,
-    quality_code varchar(10)
-) ON COMMIT DELETE ROWS
+# pg_advisory_xact_lock(class, station_id): writers of one station's observations take turns (ADR 0002).
+_OBSERVATION_LOCK_CLASS = 0x53464F42  # "SFOB"
+
+# What is stored in a chunk's window, packed by the server into one bytea of fixed-width binary
+# records (numpy reads it without a Python object per row): the instant, the value, and the
+# position (1-based) of the row's unit + quality code among the chunk's own pairs, 0 when the
+# chunk has no such pair (so: revised).
+_STORED_IN_WINDOW = """
+SELECT string_agg(
+    timestamptz_send(observed_at) || float8send(discharge) || int4send(COALESCE(
+        array_position(%(tails)s::text[], unit || chr(31) || COALESCE(quality_code, chr(30))), 0)),
+    ''::bytea)
+FROM discharge_observations
+WHERE station_id = %(station_id)s AND type = %(data_type)s AND observed_at BETWEEN %(first)s AND %(last)s
 """
 
 
-def _upsert_postgresql(session: Session, rows: Iterable[tuple]) -> int:
-    """COPY into a per-connection staging table, then one INSERT … ON CONFLICT from it."""
-    connection = session.connection()
-    connection.execute(text(_STAGE_DDL))
-    connection.execute(text("TRUNCATE _streamflow_obs_stage"))
-    raw = connection.connection.driver_connection
-    with raw.cursor() as cursor:
-        with cursor.copy(
-            "COPY _streamflow_obs_stage (station_id, observed_at, discharge, unit, type, quality_code) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
-    result = connection.execute(text(load_sql("upsert_observations_postgresql.sql")))
-    written = result.rowcount or 0
-    connection.execute(text("TRUNCATE _streamflow_obs_stage"))
-    return written
+def _tail_key(unit: str | None, quality: str | None) -> str:
+    """The text _STORED_IN_WINDOW builds from a stored row's unit and quality code."""
+    return f"{unit or ''}\x1f{chr(30) if quality is None else quality}"
+
+
+# Stored versions of revised rows go by runs of consecutive stored instants: a range scan of the
+# unique index per run costs a fraction of a lookup per id.
+_DELETE_RUNS = """
+DELETE FROM discharge_observations AS d
+USING unnest(%s::timestamptz[], %s::timestamptz[]) AS run(first, last)
+WHERE d.station_id = %s AND d.type = %s AND d.observed_at BETWEEN run.first AND run.last
+"""
+
+
+def _write_postgresql(session: Session, group: pd.DataFrame, station_id: int, data_type: str) -> int:
+    """Write one station's rows of one type: diff against what is stored, COPY what is new or revised.
+
+    Rows the database already holds with the same value, unit and quality code are skipped; a
+    revised row's stored version is deleted and the new one COPYed (a DELETE marks a row, it
+    touches no index; COPY inserts in multi-row batches, which ``INSERT … ON CONFLICT`` cannot).
+    Stored rows the frame does not offer again are left as they are.
+    The advisory lock keeps the diff true until commit against other writers of the station
+    (ADR 0002); the station reference is checked once per statement (ADR 0005).
+    """
+    rows = _ObservationArrays.of(group)
+    with session.connection().connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_OBSERVATION_LOCK_CLASS, station_id))
+        stored = _stored_window(cursor, station_id, data_type, rows)
+        to_write, runs = rows.diff(*stored)
+        if runs:
+            _delete_runs(cursor, station_id, data_type, runs)
+        if to_write.any():
+            _copy_observations(cursor, rows.payload(station_id, data_type, to_write))
+    return int(to_write.sum())
+
+
+def _stored_window(cursor, station_id: int, data_type: str, rows: _ObservationArrays):
+    """(epoch µs, value, tail code) arrays of what is stored between the rows' first and last
+    instant, in time order; the tail code indexes ``rows.tails`` from 1 (0: none of them)."""
+    from streamflow.db.pgcopy import parse_stored_records
+
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    cursor.execute(
+        _STORED_IN_WINDOW,
+        {
+            "tails": [_tail_key(unit, quality) for unit, quality in rows.tails],
+            "station_id": station_id,
+            "data_type": data_type,
+            "first": epoch + timedelta(microseconds=int(rows.epoch_us[0])),
+            "last": epoch + timedelta(microseconds=int(rows.epoch_us[-1])),
+        },
+    )
+    return parse_stored_records(cursor.fetchone()[0] or b"")
+
+
+def _delete_runs(cursor, station_id: int, data_type: str, runs: Sequence[tuple[int, int]]) -> None:
+    """Delete the stored rows of each (first, last) run of epoch-µs instants (bounds included)."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    firsts = [epoch + timedelta(microseconds=first) for first, _ in runs]
+    lasts = [epoch + timedelta(microseconds=last) for _, last in runs]
+    cursor.execute(_DELETE_RUNS, (firsts, lasts, station_id, data_type))
+
+
+def _copy_observations(cursor, payload: bytes) -> None:
+    from streamflow.db.pgcopy import OBSERVATION_COPY_COLUMNS
+
+    columns = ", ".join(OBSERVATION_COPY_COLUMNS)
+    with cursor.copy(f"COPY discharge_observations ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(payload)
+
+
+@dataclass(frozen=True)
+class _ObservationArrays:
+    """One station's rows of one type as numpy arrays (instants sorted and unique)."""
+
+    epoch_us: Any  # int64 microseconds since 1970-01-01 UTC
+    values: Any  # float64
+    tails: list[tuple[str, str | None]]  # the distinct (unit, quality_code) pairs
+    codes: Any  # each row's index in ``tails``
+
+    @classmethod
+    def of(cls, group: pd.DataFrame) -> _ObservationArrays:
+        import numpy as np
+
+        instants = group["observed_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+        units, qualities = group["unit"].to_numpy(dtype=object), group["quality_code"].to_numpy(dtype=object)
+        tails, codes = _tails(units, qualities)
+        return cls(
+            instants.to_numpy(dtype="datetime64[us]").view(np.int64),
+            group["discharge"].to_numpy(dtype=np.float64),
+            tails,
+            codes,
+        )
+
+    def diff(self, stored_us, stored_values, stored_codes) -> tuple[Any, list[tuple[int, int]]]:
+        """Rows to write (new or revised: a mask) and the runs of stored instants they revise.
+
+        The stored arrays come from ``_stored_window`` (time order). A run is ``(first, last)``
+        epoch µs of consecutive stored rows that are all revised (a row kept as it is ends a run).
+        """
+        import numpy as np
+
+        to_write = np.ones(len(self.epoch_us), dtype=bool)
+        if not len(stored_us):
+            return to_write, []
+        pos = np.minimum(np.searchsorted(self.epoch_us, stored_us), len(self.epoch_us) - 1)
+        offered = self.epoch_us[pos] == stored_us  # stored rows this frame offers again
+        same = offered & (self.values[pos] == stored_values) & (self.codes[pos] + 1 == stored_codes)
+        to_write[pos[same]] = False
+        revised = offered & ~same
+        edges = np.diff(np.concatenate(([0], revised.astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+        return to_write, list(zip(stored_us[starts].tolist(), stored_us[ends].tolist(), strict=True))
+
+    def payload(self, station_id: int, data_type: str, rows: Any) -> bytes:
+        """Binary COPY stream of the selected ``rows`` (a boolean mask)."""
+        from streamflow.db.pgcopy import observation_payload
+
+        triples = [(unit, data_type, quality) for unit, quality in self.tails]
+        epoch_us, values, codes = self.epoch_us[rows], self.values[rows], self.codes[rows]
+        return observation_payload(station_id, epoch_us, values, triples, codes)
+
+
+def _tails(units, qualities) -> tuple[list[tuple[str, str | None]], Any]:
+    """Distinct (unit, quality_code) pairs and each row's index among them."""
+    import numpy as np
+    import pandas as pd
+
+    unit_codes, unit_values = pd.factorize(units, use_na_sentinel=False)
+    quality_codes, quality_values = pd.factorize(qualities, use_na_sentinel=False)
+    combined = unit_codes.astype(np.int64) * len(quality_values) + quality_codes
+    distinct, codes = np.unique(combined, return_inverse=True)
+    pairs = []
+    for value in distinct.tolist():
+        unit, quality = unit_values[value // len(quality_values)], quality_values[value % len(quality_values)]
+        pairs.append((None if pd.isna(unit) else unit, None if pd.isna(quality) else quality))
+    return pairs, codes.astype(np.intp)
+
 
 
 def _upsert_sqlite(session: Session, rows: Iterable[tuple]) -> int:
