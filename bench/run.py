@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not written to the docs")
     parser.add_argument("--output", type=Path, default=DOC, help="markdown file to update (default docs/benchmarks.md)")
     parser.add_argument("--no-doc", action="store_true", help="print only")
-    parser.add_argument("--no-proposal", action="store_true", help="skip measuring the upsert proposal")
+    parser.add_argument("--no-variant", action="store_true", help="skip the per-row FK variant of the write benchmark")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.quick:
                 writes.STATIONS, writes.INSTANTS, writes.ROW_AT_A_TIME = 4, 10_000, 500
-            sections[part] = writes.run(workdir, backends, proposal=not args.no_proposal and "postgresql" in backends)
+            sections[part] = writes.run(workdir, backends, variant=not args.no_variant and "postgresql" in backends)
         elif part == "parse":
             from bench import parse
 
