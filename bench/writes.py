@@ -56,17 +56,22 @@ PROBE = 900_000  # station index of the probe used for the phase split / EXPLAIN
 
 WHY = """**How the write path reaches COPY speed (ADR 0002, ADR 0005).** `upsert_observations` on
 PostgreSQL no longer merges through `INSERT … ON CONFLICT`: per station and type it takes an
-advisory lock, reads what is stored in the chunk's time window (an index range scan; empty for
-history past the stored maximum), diffs in numpy, DELETEs the stored versions of revised rows
-(a DELETE only marks the row: no index work) and COPYs the new and revised rows in PostgreSQL's
-binary format straight into `discharge_observations` — COPY inserts in multi-row batches
-(`heap_multi_insert`), which `INSERT … SELECT` cannot. The earlier merge cost ~8 µs per row
-(speculative insertion, a tuple lock and a non-HOT update per revision, ~5.5 WAL records per row).
-The other half of the gap was the foreign key: PostgreSQL checks it with one trigger call per
-inserted row (≈ as much as the COPY of the row itself, see the per-row FK variant above); revision
-0007 replaces it, on PostgreSQL, by one set-based check per statement with the same guarantees
-(ADR 0005). What remains above the ceiling is the window read, the diff and the revisions'
-DELETE, and that the ceiling appends to an empty table whose index grows only at its right edge."""
+advisory lock, reads what is stored in the chunk's time window (one index range scan, packed by
+the server into a single bytea of fixed-width records, so no Python object per row and no
+garbage-collector pauses), diffs in numpy, DELETEs the stored versions of revised rows by runs of
+consecutive instants (a range scan per run: ~5× cheaper than a DELETE by id list; a DELETE only
+marks rows, no index work) and COPYs the new and revised rows in PostgreSQL's binary format
+straight into `discharge_observations` — COPY inserts in multi-row batches (`heap_multi_insert`),
+which `INSERT … SELECT` cannot. The earlier merge cost ~8 µs per row (speculative insertion, a
+tuple lock and a non-HOT update per revision, ~5.5 WAL records per row). The other half of the
+gap was the foreign key: PostgreSQL checks it with one trigger call per inserted row, about as
+much as the COPY of the row itself (the per-row FK variant above); revision 0007 replaces it, on
+PostgreSQL, by one set-based check per statement with the same guarantees (ADR 0005). What
+remains above the ceiling is mostly inside the COPY: the ceiling appends to an empty table whose
+unique index grows only at its right edge, while the real table takes each station's keys in the
+middle of its index, and every revised key is re-inserted next to its deleted version (a
+uniqueness check that visits the old row); the window read, diff, DELETE and encoding together
+are ~15 % of a chunk."""
 
 
 def station_number(index: int) -> str:
