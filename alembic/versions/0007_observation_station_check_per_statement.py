@@ -10,7 +10,7 @@ SQLite keeps the declarative foreign key (nothing changes there).
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-11-23
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
