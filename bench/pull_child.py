@@ -40,13 +40,13 @@ def main() -> None:
     import httpx
 
     from streamflow import pulls
-    from streamflow.config import StationSpec
+    from streamflow.configurations import StationSpec
     from streamflow.db import repository as repo
     from streamflow.db.engine import get_engine
     from streamflow.hooks.usgs import UsgsWaterDataHook
     from streamflow.operators.usgs import UsgsSource
     from streamflow.planning import RunParams
-    from streamflow.vocab import Agency, DataStrategy, DataType
+    from streamflow.vocabulary import Agency, DataStrategy, DataType
 
     timers = {"http": 0.0, "json": 0.0, "library_call": 0.0, "our_parsing": 0.0, "database": 0.0}
     counts = {"http_requests": 0}

@@ -89,7 +89,7 @@ def station_frame(index: int, *, revised: bool, half_only: bool = False) -> pd.D
         half = INSTANTS // 2
         values[:half] = np.round(values[:half] * 1.05, 2)
         quality[:half] = "A"
-    from streamflow.frames import canonical_observations
+    from streamflow.canonical import canonical_observations
 
     return canonical_observations(pd.DataFrame(  # as a hook hands a chunk to the repository
         {
@@ -271,7 +271,7 @@ def phase_split_postgresql(engine, frame: pd.DataFrame, ids: dict[str, int]) -> 
     """Where one 50/50 chunk's time goes inside upsert_observations: its steps, one by one, rolled back."""
     from sqlalchemy.orm import Session
     from streamflow.db import repository as repo
-    from streamflow.frames import canonical_observations
+    from streamflow.canonical import canonical_observations
 
     out: dict[str, float] = {}
     with Session(engine) as session:

@@ -8,7 +8,7 @@ import pytest
 
 from streamflow.errors import ConfigurationError
 from streamflow.planning import OVERLAP, RunParams, Window, parse_params, plan_window, select_stations, split_window
-from streamflow.vocab import DataStrategy, DataType
+from streamflow.vocabulary import DataStrategy, DataType
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)

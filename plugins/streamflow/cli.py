@@ -116,7 +116,7 @@ def _station_dict(r) -> dict:
 
 
 def _schedule(value: str, cron: str | None) -> tuple[str, str | None]:
-    from streamflow.vocab import ScheduleType
+    from streamflow.vocabulary import ScheduleType
 
     try:
         return ScheduleType(value).value, cron
@@ -125,7 +125,7 @@ def _schedule(value: str, cron: str | None) -> tuple[str, str | None]:
 
 
 def _create(session, row: dict, *, require_listed: bool) -> int:
-    from streamflow.config import parse_configuration
+    from streamflow.configurations import parse_configuration
     from streamflow.db import repository as repo
 
     parse_configuration(row)  # raises ConfigurationError listing every problem
@@ -246,7 +246,7 @@ def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from streamflow.vocab import DataStrategy, DataType
+    from streamflow.vocabulary import DataStrategy, DataType
 
     parser = argparse.ArgumentParser(prog="streamflow", description="Streamflow DataOps command line")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")

@@ -1,7 +1,7 @@
 """The DAG factory (DESIGN §5): one DAG per ``pull_configurations`` row.
 
 Three parts kept apart (the dag-factory model): *loading* rows with a last-known-good snapshot
-fallback (``load_rows``), *validating* them (``streamflow.config``), and *building* DAGs from value
+fallback (``load_rows``), *validating* them (``streamflow.configurations``), and *building* DAGs from value
 objects (``build_dag``: no I/O). ``generate_dags`` ties them together for the DAG file and never
 raises: an exception there would mark every generated DAG stale (DESIGN §10).
 """
@@ -20,13 +20,13 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from streamflow.config import (
+from streamflow.configurations import (
     DAG_ID_PREFIX,
     InvalidConfig,
     PullConfig,
     validate_configuration,
 )
-from streamflow.vocab import Agency, Source
+from streamflow.vocabulary import Agency, Source
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
         return build_invalid_dag(config)
     from airflow.sdk.definitions.xcom_arg import XComArg
 
-    from streamflow.operators.run import FinalizeOperator, PlanOperator
+    from streamflow.operators.lifecycle import FinalizeOperator, PlanOperator
 
     groups = _pull_groups(config)
     with DAG(
@@ -227,7 +227,7 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
 
 
 def build_invalid_dag(config: InvalidConfig) -> DAG:
-    from streamflow.operators.run import InvalidConfigurationOperator
+    from streamflow.operators.lifecycle import InvalidConfigurationOperator
 
     with DAG(
         dag_id=config.dag_id,

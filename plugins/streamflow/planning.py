@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from streamflow.errors import ConfigurationError
-from streamflow.vocab import DataStrategy, DataType
+from streamflow.vocabulary import DataStrategy, DataType
 
 # How far before the recorded progress an append run starts again, so provisional values the
 # source revised since the last run are picked up (the upsert makes re-reading harmless).

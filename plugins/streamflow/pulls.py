@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine, select
 
-from streamflow.config import StationSpec
+from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import MasterStation, Station
 from streamflow.errors import StreamflowError
 from streamflow.planning import RunParams, plan_window, split_window
-from streamflow.vocab import FORECAST_SOURCE, DataStrategy, DataType, MappingTarget
+from streamflow.vocabulary import FORECAST_SOURCE, DataStrategy, DataType, MappingTarget
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from streamflow.frames import ForecastRunData
+    from streamflow.canonical import ForecastRunData
 
 log = logging.getLogger(__name__)
 

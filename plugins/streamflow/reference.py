@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 from streamflow.db.models import MasterStation, StationMapping
 from streamflow.db.repository import insert_for as _insert_for
 from streamflow.errors import ConfigurationError, ReferenceDataError
-from streamflow.vocab import Agency, MappingTarget
+from streamflow.vocabulary import Agency, MappingTarget
 
 log = logging.getLogger(__name__)
 

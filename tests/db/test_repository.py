@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from streamflow.db import repository as repo
 from streamflow.db.models import DischargeObservation, ForecastRun, MasterStation, Station, StationMapping
-from streamflow.frames import ForecastRunData
+from streamflow.canonical import ForecastRunData
 
 UTC = timezone.utc
 
@@ -153,7 +153,7 @@ def test_upsert_mixed_rows_in_one_frame_diff_exactly(session):
 
 
 def test_upsert_empty_frame_and_unknown_station(session):
-    from streamflow.frames import empty_observations
+    from streamflow.canonical import empty_observations
 
     assert repo.upsert_observations(session, empty_observations(), {}).rows_written == 0
     with pytest.raises(KeyError, match="02458502"):

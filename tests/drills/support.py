@@ -21,13 +21,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import create_engine, select, text
 
-from streamflow.config import StationSpec
+from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DischargeObservation, Station
 from streamflow.planning import RunParams
 from streamflow.pulls import PullTarget, pull_observations
-from streamflow.vocab import Agency, DataStrategy, DataType
+from streamflow.vocabulary import Agency, DataStrategy, DataType
 
 from tests.fakes.usgs import FakeUsgs
 from tests.replay import Request, Response

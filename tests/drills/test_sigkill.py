@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from streamflow.planning import OVERLAP
-from streamflow.vocab import DataType
+from streamflow.vocabulary import DataType
 from tests.drills.support import (
     STATION,
     ProgressRowLock,

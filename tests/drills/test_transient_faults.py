@@ -18,7 +18,7 @@ from airflow.sdk.definitions.retry_policy import RetryAction
 from streamflow.errors import TransientSourceError
 from streamflow.planning import OVERLAP
 from streamflow.retry import StreamflowRetryPolicy
-from streamflow.vocab import DataType
+from streamflow.vocabulary import DataType
 
 from tests.drills.support import (
     STATION,

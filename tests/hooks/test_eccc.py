@@ -18,7 +18,7 @@ from streamflow.errors import (
     StationNotFoundError,
     TransientSourceError,
 )
-from streamflow.frames import OBSERVATION_COLUMNS, OBSERVATION_DTYPES
+from streamflow.canonical import OBSERVATION_COLUMNS, OBSERVATION_DTYPES
 from streamflow.hooks.eccc import (
     DATAMART_STATION_LIST_PATH,
     WATEROFFICE_DAILY_MAX_SPAN,

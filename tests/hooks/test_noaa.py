@@ -17,9 +17,9 @@ from streamflow.errors import (
     StationNotFoundError,
     TransientSourceError,
 )
-from streamflow.frames import ForecastRunData
+from streamflow.canonical import ForecastRunData
 from streamflow.hooks.noaa import NoaaNwpsHook
-from streamflow.vocab import DataType
+from streamflow.vocabulary import DataType
 
 from tests.replay import FIXTURES, Response, fixture_bytes
 

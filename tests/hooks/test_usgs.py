@@ -26,7 +26,7 @@ from streamflow.errors import (
     StationNotFoundError,
     TransientSourceError,
 )
-from streamflow.frames import OBSERVATION_COLUMNS, OBSERVATION_DTYPES, empty_observations
+from streamflow.canonical import OBSERVATION_COLUMNS, OBSERVATION_DTYPES, empty_observations
 from streamflow.hooks.usgs import UsgsWaterDataHook
 
 from tests.replay import ReplayServer, Response

@@ -28,13 +28,13 @@ from streamflow.db.models import (
     Station,
     StationMapping,
 )
-from streamflow.sql import load_sql
-from streamflow.vocab import PullStatus
+from streamflow.db.sql_files import load_sql
+from streamflow.vocabulary import PullStatus
 
 if TYPE_CHECKING:  # pandas is imported only where frames are written (keeps DAG parsing light)
     import pandas as pd
 
-    from streamflow.frames import ForecastRunData
+    from streamflow.canonical import ForecastRunData
 
 log = logging.getLogger(__name__)
 
@@ -208,10 +208,10 @@ def _observation_rows(frame: pd.DataFrame, station_ids: Mapping[str, int]) -> It
 def upsert_observations(session: Session, frame: pd.DataFrame, station_ids: Mapping[str, int]) -> WriteResult:
     """Insert observations; a row that exists for (station_id, observed_at, type) is replaced.
 
-    ``frame`` is a canonical observation frame (see ``streamflow.frames``); ``station_ids`` maps
+    ``frame`` is a canonical observation frame (see ``streamflow.canonical``); ``station_ids`` maps
     its station numbers to ``stations.id``. Unchanged rows are not rewritten.
     """
-    from streamflow.frames import canonical_observations
+    from streamflow.canonical import canonical_observations
 
     frame = canonical_observations(frame)
     if frame.empty:
@@ -490,7 +490,7 @@ def create_configuration(
     description: str | None = None,
     is_enabled: bool = True,
 ) -> PullConfiguration:
-    """Insert a configuration with its stations (validate it first: ``streamflow.config``)."""
+    """Insert a configuration with its stations (validate it first: ``streamflow.configurations``)."""
     config = PullConfiguration(
         name=name,
         description=description,

@@ -48,9 +48,9 @@ from streamflow.errors import (
     redact_url,
     short_url,
 )
-from streamflow.frames import canonical_observations, empty_observations
+from streamflow.canonical import canonical_observations, empty_observations
 from streamflow.hooks.base import StreamflowHttpHook
-from streamflow.vocab import Agency, DataType, Source, Unit
+from streamflow.vocabulary import Agency, DataType, Source, Unit
 
 SOURCE = Source.ECCC.value
 

@@ -32,9 +32,9 @@ from streamflow.errors import (
     redact_url,
     short_url,
 )
-from streamflow.frames import ForecastRunData
+from streamflow.canonical import ForecastRunData
 from streamflow.hooks.base import StreamflowHttpHook
-from streamflow.vocab import FORECAST_SOURCE, DataType, Source, Unit
+from streamflow.vocabulary import FORECAST_SOURCE, DataType, Source, Unit
 
 API_PREFIX = "/nwps/v1"
 

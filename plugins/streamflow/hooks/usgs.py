@@ -67,9 +67,9 @@ from streamflow.errors import (
     error_for_status,
     short_url,
 )
-from streamflow.frames import canonical_observations, empty_observations
+from streamflow.canonical import canonical_observations, empty_observations
 from streamflow.hooks.base import StreamflowHttpHook
-from streamflow.vocab import CFS_PER_CMS, Agency, DataType, Source, Unit
+from streamflow.vocabulary import CFS_PER_CMS, Agency, DataType, Source, Unit
 
 PARAMETER_DISCHARGE = "00060"  # discharge, ft³/s
 STATISTIC_DAILY_MEAN = "00003"

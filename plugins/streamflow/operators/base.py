@@ -9,12 +9,12 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
-from streamflow.config import StationSpec
+from streamflow.configurations import StationSpec
 from streamflow.errors import StreamflowError
 from streamflow.hooks.streamflow_db import StreamflowDbHook
 from streamflow.planning import RunParams, parse_params
 from streamflow.pulls import PullTarget, StationOutcome
-from streamflow.vocab import Agency, DataStrategy, DataType
+from streamflow.vocabulary import Agency, DataStrategy, DataType
 
 OUTCOME_KEY = "outcome"
 

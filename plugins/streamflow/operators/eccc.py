@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from streamflow.config import StationSpec
+from streamflow.configurations import StationSpec
 from streamflow.operators.base import StationPullOperator
 from streamflow.planning import RunParams
 from streamflow.pulls import StationOutcome, pull_observations
-from streamflow.vocab import DataType, Source
+from streamflow.vocabulary import DataType, Source
 
 if TYPE_CHECKING:  # hooks (pandas, dataretrieval) load in the worker, not at DAG parse time
     import pandas as pd

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from streamflow.config import StationSpec
+from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.operators.base import StationPullOperator
 from streamflow.planning import RunParams
 from streamflow.pulls import StationOutcome, pull_forecasts
-from streamflow.vocab import DataType, MappingTarget, Source
+from streamflow.vocabulary import DataType, MappingTarget, Source
 
 if TYPE_CHECKING:  # hooks (pandas, dataretrieval) load in the worker, not at DAG parse time
-    from streamflow.frames import ForecastRunData
+    from streamflow.canonical import ForecastRunData
     from streamflow.hooks.noaa import NoaaNwpsHook
 
 

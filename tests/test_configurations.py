@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from streamflow.config import InvalidConfig, PullConfig, parse_configuration, validate_configuration
+from streamflow.configurations import InvalidConfig, PullConfig, parse_configuration, validate_configuration
 from streamflow.errors import ConfigurationError
-from streamflow.vocab import Agency, DataStrategy, DataType
+from streamflow.vocabulary import Agency, DataStrategy, DataType
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

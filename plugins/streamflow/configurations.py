@@ -15,7 +15,7 @@ from typing import Any
 from croniter import croniter
 
 from streamflow.errors import ConfigurationError
-from streamflow.vocab import Agency, DataStrategy, DataType, ScheduleType, infer_agency
+from streamflow.vocabulary import Agency, DataStrategy, DataType, ScheduleType, infer_agency
 
 # What each schedule_type means when schedule_value is empty. A cron schedule_value always wins.
 SCHEDULE_PRESETS: dict[ScheduleType, str | None] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
+SQL_DIR = Path(__file__).resolve().parents[3] / "include" / "sql"
 
 
 @lru_cache(maxsize=None)

@@ -17,7 +17,7 @@ from streamflow.hooks.streamflow_db import StreamflowDbHook
 from streamflow.operators.base import OUTCOME_KEY
 from streamflow.planning import parse_params, select_stations
 from streamflow.pulls import summarize
-from streamflow.vocab import Agency
+from streamflow.vocabulary import Agency
 
 STATIONS_KEY = "stations"
 LOG_ID_KEY = "log_id"

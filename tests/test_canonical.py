@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 
-from streamflow.frames import OBSERVATION_DTYPES, canonical_observations
+from streamflow.canonical import OBSERVATION_DTYPES, canonical_observations
 
 
 def _raw(times, values, quality, station="01646500", kind="realtime_15min"):
