@@ -1,6 +1,6 @@
 """(3) End-to-end pull of one configuration: 200 USGS stations × 10 years of daily means.
 
-The stand-in Water Data API (``bench/stand_in.py``: the recorded feature shape, one 50,000-row
+The stand-in Water Data API (``streamflow/testing/fakes/usgs_fast.py``: the recorded feature shape, one 50,000-row
 page per request) runs in the benchmark's process on 127.0.0.1; the pull runs in a child process
 (``bench/pull_child.py``) that calls ``streamflow.pulls.pull_observations`` per station with the
 USGS operator's own source adapter — the work one ``pull_usgs`` mapped task does, without
@@ -64,8 +64,8 @@ def configure(url: str, stations: list[str], data_type: str, start: datetime) ->
 
 
 def run(workdir: Path, *, quick: bool = False, backends=("postgresql", "sqlite")) -> Section:
-    from bench.stand_in import FastUsgs
-    from tests.replay import ReplayServer
+    from streamflow.testing.fakes.usgs_fast import FastUsgs
+    from streamflow.testing.replay import ReplayServer
 
     section = Section("e2e", "3. End-to-end pull: 200 stations × 10 years of daily means", design=__doc__.split("\n", 2)[2])
     count = 10 if quick else STATIONS

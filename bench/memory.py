@@ -1,7 +1,7 @@
 """(4) Peak memory (RSS) of an instantaneous-values pull of one station: 1, 3 and 10 years.
 
 A 5-minute series (many USGS gauges report every 5 minutes; the recorded 01646500 answer does),
-so 10 years ≈ 1.05 million rows. The stand-in (``bench/stand_in.py``) serves 50,000-row pages
+so 10 years ≈ 1.05 million rows. The stand-in (``streamflow/testing/fakes/usgs_fast.py``) serves 50,000-row pages
 from the benchmark's process; the pull runs alone in a fresh child process
 (``bench/pull_child.py``: ``pulls.pull_observations`` with the USGS operator's adapter, no
 Airflow) into a fresh PostgreSQL database, and reports its peak RSS (``ru_maxrss``), its RSS
@@ -32,8 +32,8 @@ STATION = "01646500"
 
 
 def run(workdir: Path, *, quick: bool = False) -> Section:
-    from bench.stand_in import FastUsgs
-    from tests.replay import ReplayServer
+    from streamflow.testing.fakes.usgs_fast import FastUsgs
+    from streamflow.testing.replay import ReplayServer
 
     section = Section("memory", "4. Peak memory of a long instantaneous pull (one station)", design=__doc__.split("\n", 2)[2])
     kind = "postgresql" if postgres_available() else "sqlite"

@@ -1,7 +1,7 @@
 """Child process of benchmark 2: parse the DAG file once, report JSON on stdout's last line.
 
 Run with a fresh interpreter each time (what a DAG processor / worker pays). Modes:
-``factory`` times ``import streamflow.factory`` + ``generate_dags()``; ``previous`` the same with
+``factory`` times ``import streamflow.loading`` + ``generate_dags()``; ``previous`` the same with
 the trigger Params' ``$schema`` removed (as before commit 60f6275; see benchmark 2); ``dagbag`` times Airflow's
 own ``DagBag`` over ``dags/`` (file import, DAG bagging, cycle checks); ``profile`` runs
 ``generate_dags()`` under cProfile and prints the top functions.
@@ -37,7 +37,7 @@ def main() -> None:
     out: dict = {"airflow_import_s": airflow_import}
     if mode in ("factory", "profile", "previous"):
         t = time.perf_counter()
-        from streamflow import factory
+        from streamflow import factory, loading
 
         out["factory_import_s"] = time.perf_counter() - t
         if mode == "previous":  # before 60f6275: the Params' schemas without "$schema" (2020-12)
@@ -57,7 +57,7 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-            dags = factory.generate_dags()
+            dags = loading.generate_dags()
             profiler.disable()
             stream = io.StringIO()
             stats = pstats.Stats(profiler, stream=stream)
@@ -66,7 +66,7 @@ def main() -> None:
             out["profile"] = stream.getvalue()
         else:
             t = time.perf_counter()
-            dags = factory.generate_dags()
+            dags = loading.generate_dags()
             out["generate_s"] = time.perf_counter() - t
         out["dags"] = len(dags)
         out["tasks"] = sum(len(d.tasks) for d in dags.values())

@@ -1,5 +1,5 @@
 """Airflow DAG file: one DAG per row of pull_configurations (logic in streamflow.factory)."""
 
-from streamflow.factory import generate_dags
+from streamflow.loading import generate_dags
 
 globals().update(generate_dags())

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.replay import ReplayServer
+from streamflow.testing.replay import ReplayServer
 
 POSTGRES_URL = os.environ.get("STREAMFLOW_TEST_POSTGRES_URL")
 

@@ -10,8 +10,8 @@ from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog, DischargeObservation, ForecastRun, MasterStation, Station, StationMapping
 from streamflow.factory import build_dags
-from tests.fakes.eccc import FakeEccc
-from tests.replay import fixture_bytes
+from streamflow.testing.fakes.eccc import FakeEccc
+from streamflow.testing.replay import fixture_bytes
 
 UTC = timezone.utc
 

@@ -10,7 +10,7 @@ from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog, ForecastRun, StationMapping
 from streamflow.factory import build_dags
-from tests.replay import fixture_bytes
+from streamflow.testing.replay import fixture_bytes
 
 UTC = timezone.utc
 

@@ -1,5 +1,5 @@
 """End-to-end dag.test() runs of USGS configurations against a stand-in Water Data API
-(tests/fakes/usgs.py): history once, then only what is new; params; a failure halfway."""
+(streamflow/testing/fakes/usgs.py): history once, then only what is new; params; a failure halfway."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog, DischargeObservation, Station
 from streamflow.factory import build_dags
-from tests.fakes.usgs import DAILY, FakeUsgs
-from tests.replay import Response
+from streamflow.testing.fakes.usgs import DAILY, FakeUsgs
+from streamflow.testing.replay import Response
 
 UTC = timezone.utc
 STATIONS = ["01646500", "02458502"]

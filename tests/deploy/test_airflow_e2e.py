@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from streamflow.db.engine import make_engine, session_scope
 from streamflow.db.models import DataPullLog, ForecastRun, Station
-from tests.replay import ReplayServer, fixture_bytes
+from streamflow.testing.replay import ReplayServer, fixture_bytes
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from tests.drills.support import PAGE, UNTIL, Faults
-from tests.fakes.usgs import DAILY, FakeUsgs
-from tests.replay import ReplayServer
+from streamflow.testing.fakes.usgs import DAILY, FakeUsgs
+from streamflow.testing.replay import ReplayServer
 
 
 @pytest.fixture(autouse=True)

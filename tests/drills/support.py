@@ -1,5 +1,5 @@
 """Shared parts of the fault drills (issue 6): a station pull against the stand-in Water Data API
-(tests/fakes/usgs.py) with faults injected at chosen requests.
+(streamflow/testing/fakes/usgs.py) with faults injected at chosen requests.
 
 The pull is ``streamflow.pulls.pull_observations`` with the USGS operator's own source adapter
 (``UsgsSource`` over ``UsgsWaterDataHook``); the hook is built with ``retries=0`` so every fault
@@ -29,8 +29,8 @@ from streamflow.planning import RunParams
 from streamflow.pulls import PullTarget, pull_observations
 from streamflow.vocabulary import Agency, DataStrategy, DataType
 
-from tests.fakes.usgs import FakeUsgs
-from tests.replay import Request, Response
+from streamflow.testing.fakes.usgs import FakeUsgs
+from streamflow.testing.replay import Request, Response
 
 START = datetime(1990, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

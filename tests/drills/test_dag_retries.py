@@ -21,7 +21,7 @@ from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog
 from streamflow.factory import build_dags
 from tests.drills.support import STATION, chunk_ends, covering, create_config, expected_daily, progress, stored
-from tests.replay import Response
+from streamflow.testing.replay import Response
 
 OTHER = "02458502"
 

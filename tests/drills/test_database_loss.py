@@ -40,7 +40,7 @@ from tests.drills.support import (
     pull,
     stored,
 )
-from tests.replay import Request
+from streamflow.testing.replay import Request
 
 
 def _admin():

@@ -18,7 +18,7 @@ from airflow.sdk.definitions.retry_policy import RetryAction
 from streamflow.errors import PayloadError
 from streamflow.retry import StreamflowRetryPolicy
 from tests.drills.support import STATION, chunk_ends, covering, create_config, expected_daily, progress, pull, stored
-from tests.replay import Request, Response
+from streamflow.testing.replay import Request, Response
 
 
 def _html_page(fake):

@@ -42,7 +42,7 @@ from tests.drills.support import (
     pull,
     stored,
 )
-from tests.replay import Request
+from streamflow.testing.replay import Request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLEAN_STATION = "02458502"  # pulled without faults beside the killed one

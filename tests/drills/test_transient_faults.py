@@ -30,7 +30,7 @@ from tests.drills.support import (
     pull,
     stored,
 )
-from tests.replay import Request, Response
+from streamflow.testing.replay import Request, Response
 
 
 def _cut_off(fake):

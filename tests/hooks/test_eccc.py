@@ -31,7 +31,7 @@ from streamflow.hooks.eccc import (
     plan_instantaneous_requests,
 )
 
-from tests.replay import Request, Response, fixture_bytes
+from streamflow.testing.replay import Request, Response, fixture_bytes
 
 UTC = timezone.utc
 

@@ -21,7 +21,7 @@ from streamflow.canonical import ForecastRunData
 from streamflow.hooks.noaa import NoaaNwpsHook
 from streamflow.vocabulary import DataType
 
-from tests.replay import FIXTURES, Response, fixture_bytes
+from streamflow.testing.replay import FIXTURES, Response, fixture_bytes
 
 STATION = "01013500"  # our USGS station; NWPS knows it as gauge FIHM1 on NWM reach 724696
 LID = "FIHM1"

@@ -29,7 +29,7 @@ from streamflow.errors import (
 from streamflow.canonical import OBSERVATION_COLUMNS, OBSERVATION_DTYPES, empty_observations
 from streamflow.hooks.usgs import UsgsWaterDataHook
 
-from tests.replay import ReplayServer, Response
+from streamflow.testing.replay import ReplayServer, Response
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "usgs"
 DAILY = "/ogcapi/v1/collections/daily/items"

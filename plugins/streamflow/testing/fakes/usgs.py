@@ -17,10 +17,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
-from tests.replay import ReplayServer, Request, Response
+from streamflow.testing import FIXTURES as BASE_FIXTURES
+from streamflow.testing.replay import ReplayServer, Request, Response
 
 UTC = timezone.utc
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "usgs"
+FIXTURES = BASE_FIXTURES / "usgs"
 PREFIX = "/ogcapi/v1/collections"
 DAILY, CONTINUOUS, SITES = f"{PREFIX}/daily/items", f"{PREFIX}/continuous/items", f"{PREFIX}/monitoring-locations/items"
 STEP = timedelta(minutes=15)

@@ -1,6 +1,6 @@
 """A fast stand-in USGS Water Data OGC API for benchmarks 3 and 4.
 
-It extends the test suite's stand-in (``tests/fakes/usgs.py``: the recorded feature shape of
+It extends the test suite's stand-in (``streamflow.testing.fakes.usgs``: the recorded feature shape of
 ``tests/fixtures/usgs/``, deterministic synthetic values, cursor paging with ``next`` links) so that
 long windows stay cheap to serve: only the requested page is built (the test stand-in builds the
 whole window for every page), ``properties`` and ``skipGeometry`` are honoured the way the service
@@ -15,8 +15,8 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
-from tests.fakes.usgs import FakeUsgs, _parse_instant
-from tests.replay import ReplayServer, Request, Response
+from streamflow.testing.fakes.usgs import FakeUsgs, _parse_instant
+from streamflow.testing.replay import ReplayServer, Request, Response
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from datetime import date, datetime, timedelta, timezone
 
-from tests.replay import FIXTURES, ReplayServer, Request, Response
+from streamflow.testing.replay import FIXTURES, ReplayServer, Request, Response
 
 UTC = timezone.utc
 STEP = timedelta(minutes=5)
