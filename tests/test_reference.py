@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from streamflow.db.models import MasterStation, StationMapping
 from streamflow.errors import ConfigurationError, ReferenceDataError
+from streamflow.db.stations import search_master_stations
 from streamflow.reference import (
     CONFLICTS_FILE,
     EC_MATCHES_FILE,
@@ -25,7 +26,6 @@ from streamflow.reference import (
     load_reference,
     main,
     name_score,
-    search_master_stations,
 )
 
 REPO = Path(__file__).resolve().parents[1]

@@ -85,7 +85,7 @@ def cmd_db_build_reference(args: argparse.Namespace) -> int:
 
 
 def _search(session, args: argparse.Namespace):
-    from streamflow.reference import search_master_stations
+    from streamflow.db.stations import search_master_stations
 
     return search_master_stations(
         session, state=args.state, huc=args.huc, text=args.text, agency=args.agency, limit=args.limit

@@ -19,7 +19,7 @@ Two steps, kept apart:
   batches with the dialect's native ``INSERT … ON CONFLICT`` (the caller commits). Bad rows are
   reported with file name and line number and skipped; re-running changes nothing.
 
-:func:`search_master_stations` answers ``streamflow stations search``.
+Station search lives in ``streamflow.db.stations``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from streamflow.db.models import MasterStation, StationMapping
 from streamflow.db.repository import insert_for as _insert_for
-from streamflow.errors import ConfigurationError, ReferenceDataError
+from streamflow.errors import ReferenceDataError
 from streamflow.vocabulary import Agency, MappingTarget
 
 log = logging.getLogger(__name__)
@@ -967,44 +967,6 @@ def load_reference(session: Session, data_dir: Path = DEFAULT_DATA_DIR) -> LoadR
     for bad in bad_rows:
         log.warning("reference row skipped: %s", bad)
     return LoadReport(mappings=mappings, master_stations=master, bad_rows=bad_rows)
-
-
-# =========================================================================== search
-
-
-def search_master_stations(
-    session: Session,
-    *,
-    state: str | None = None,
-    huc: str | None = None,
-    text: str | None = None,
-    agency: str | None = None,
-    limit: int = 50,
-) -> list[MasterStation]:
-    """Master stations matching every given filter, ordered by station number.
-
-    ``state``: exact state/province code, any case (``va``). ``huc``: prefix of the HUC code
-    (``02`` = region 02). ``text``: case-insensitive substring of the name or the number.
-    ``agency``: ``USGS`` or ``EC``, any case.
-    """
-    if limit < 1:
-        raise ConfigurationError(f"limit must be at least 1, got {limit}")
-    query = select(MasterStation)
-    if state and state.strip():
-        query = query.where(func.upper(MasterStation.state_code) == state.strip().upper())
-    if huc and huc.strip():
-        query = query.where(MasterStation.huc_code.startswith(huc.strip(), autoescape=True))
-    if text and text.strip():
-        needle = text.strip().lower()
-        query = query.where(
-            or_(
-                func.lower(MasterStation.station_name).contains(needle, autoescape=True),
-                func.lower(MasterStation.station_number).contains(needle, autoescape=True),
-            )
-        )
-    if agency and agency.strip():
-        query = query.where(func.upper(MasterStation.agency) == agency.strip().upper())
-    return list(session.scalars(query.order_by(MasterStation.station_number).limit(limit)))
 
 
 # =========================================================================== command line
