@@ -208,3 +208,48 @@ def test_search_master_stations(session):
     assert search_master_stations(session, text="100%_") == []
     with pytest.raises(ConfigurationError):
         search_master_stations(session, limit=0)
+
+
+def test_an_oversize_field_or_a_non_utf8_byte_is_a_bad_row_and_the_rest_load(session, tmp_path):
+    huge = "X" * 200_000  # above csv's field limit (131,072 characters)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / MAPPINGS_FILE).write_bytes(
+        (",".join(MAPPING_COLUMNS) + "\n").encode()
+        + b"USGS,01646500,NOAA-HADS,BRKM2\n"
+        + b"USGS,02037500,NOAA-HADS,RMD\xffV2\n"  # line 3: a byte that is not UTF-8
+        + b"EC,08CG001,NOAA-HADS,ISKQ2\n"
+    )
+    (data / MASTER_FILE).write_bytes(
+        (
+            ",".join(MASTER_COLUMNS) + "\n"
+            "01646500,POTOMAC RIVER NEAR WASH,38.94977778,-77.12763889,MD,02070008,37.2,11560,USGS\n"
+            f"01010000,{huge},46.7,-69.7,ME,,,,USGS\n"  # line 3
+            f'01010070,"BIG BLACK RIVER {huge}\n'  # line 4: over the limit inside a quoted field ...
+            'NEAR DEPOT MTN",46.89,-69.75,ME,,,,USGS\n'  # ... that ends on line 5
+            "08MF005,FRASER RIVER AT HOPE,49.38055,-121.4514,BC,,,,EC\n"
+        ).encode()
+        + b"02037500,JAMES RIVER NR RICHMOND \xe9,37.56,-77.54,VA,02080205,,,USGS\n"  # line 7
+        + b"02035000,JAMES RIVER AT \x00CARTERSVILLE,37.67,-78.08,VA,02080205,,,USGS\n"  # line 8: NUL
+        + b"09EB001,YUKON RIVER AT DAWSON,64.07,-139.425,YT,,,,EC\n"
+    )
+    report = load_reference(session, data)
+    session.commit()
+    assert report.messages == [
+        "hads_id_mappings.csv line 3, column 4: target_id holds the byte 0xff, which is not UTF-8",
+        "master_stations.csv line 3, column 2: station_name is longer than the CSV field limit "
+        "of 131072 characters",
+        "master_stations.csv line 4, column 2: station_name is longer than the CSV field limit "
+        "of 131072 characters",
+        "master_stations.csv line 7, column 2: station_name holds the byte 0xe9, which is not UTF-8",
+        "master_stations.csv line 8, column 2: station_name holds a NUL character",
+    ]
+    assert (report.mappings.rows_read, report.mappings.inserted, report.mappings.skipped) == (3, 2, 1)
+    assert (report.master_stations.rows_read, report.master_stations.inserted) == (7, 3)
+    assert report.master_stations.skipped == 4
+    stored = session.scalars(select(MasterStation.station_number).order_by(MasterStation.station_number))
+    assert list(stored) == ["01646500", "08MF005", "09EB001"]
+    assert list(session.scalars(select(StationMapping.source_id).order_by(StationMapping.source_id))) == [
+        "01646500",
+        "08CG001",
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +37,17 @@ LOAD_BATCH_ROWS = 1_000  # rows per executemany call of the upsert
 
 @dataclass(frozen=True)
 class BadRow:
-    """A CSV row that was not loaded."""
+    """A CSV row that was not loaded (``column``: 1-based, when one field is at fault and the
+    message does not already name it)."""
 
     file: str
     line: int
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file} line {self.line}: {self.message}"
+        where = f"line {self.line}" if self.column is None else f"line {self.line}, column {self.column}"
+        return f"{self.file} {where}: {self.message}"
 
 
 @dataclass
@@ -85,23 +89,116 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def _read_csv_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each data row; the header must be exactly ``columns``."""
+class _Lines:
+    """The lines fed to the csv reader, numbered, with the text of the record being read."""
+
+    def __init__(self, handle: Iterator[str]) -> None:
+        self._handle = handle
+        self.number = 0
+        self.record: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._handle)
+        self.number += 1
+        self.record.append(line)
+        return line
+
+    def skip_rest_of_record(self) -> None:
+        """After csv gave up on a record inside a quoted field, drop the lines up to its end."""
+        quoted = "".join(self.record).count('"') % 2 == 1
+        while quoted:
+            line = next(self._handle, None)
+            if line is None:
+                return
+            self.number += 1
+            quoted ^= line.count('"') % 2 == 1
+
+
+def _oversize_column(record: str, limit: int) -> int | None:
+    """1-based column of the first field of a raw CSV record longer than ``limit`` characters."""
+    column, length, quoted = 1, 0, False
+    for char in record:
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            column, length = column + 1, 0
+        else:
+            length += 1
+            if length > limit:
+                return column
+    return None
+
+
+# A byte that is not UTF-8 (read as a lone surrogate, errors="surrogateescape") or a NUL, which
+# PostgreSQL text cannot hold.
+_UNSTORABLE = re.compile("[\x00\udc80-\udcff]")
+
+
+def _column_name(column: int, columns: Sequence[str]) -> str:
+    return columns[column - 1] if column <= len(columns) else f"field {column}"
+
+
+def _unstorable(fields: list[str], columns: Sequence[str]) -> tuple[int, str] | None:
+    """(column, what) of the first field holding a character the database cannot store."""
+    for index, value in enumerate(fields):
+        found = _UNSTORABLE.search(value)
+        if found is not None:
+            char = found.group()
+            if char == "\x00":
+                what = "a NUL character"
+            else:
+                what = f"the byte {ord(char) - 0xDC00:#04x}, which is not UTF-8"
+            return index + 1, f"{_column_name(index + 1, columns)} holds {what}"
+    return None
+
+
+def _read_csv_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, list[str] | BadRow]]:
+    """(line number, fields) of each data row, or (line number, :class:`BadRow`) for a row csv
+    cannot read (a field over csv's size limit) or the database cannot store (a byte that is not
+    UTF-8, a NUL); the header must be exactly ``columns``."""
     if not path.exists():
         raise ReferenceDataError(
             f"reference file {path} not found (build it: streamflow db build-reference)"
         )
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        lines = _Lines(handle)
+        reader = csv.reader(lines)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise ReferenceDataError(f"{path.name} line 1: unreadable header: {exc}") from None
         if header is None or [h.strip() for h in header] != list(columns):
             raise ReferenceDataError(
                 f"{path.name} line 1: header must be {','.join(columns)}, found {header!r}"
             )
-        for fields in reader:
+        while True:
+            lines.record = []
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                limit = csv.field_size_limit()
+                column = _oversize_column("".join(lines.record), limit)
+                if column is None:
+                    message = f"not readable as CSV: {exc}"
+                else:
+                    name = _column_name(column, columns)
+                    message = f"{name} is longer than the CSV field limit of {limit} characters"
+                yield lines.number, BadRow(path.name, lines.number, message, column=column)
+                lines.skip_rest_of_record()
+                continue
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
-            yield reader.line_num, fields
+            unstorable = _unstorable(fields, columns)
+            if unstorable is not None:
+                column, message = unstorable
+                yield lines.number, BadRow(path.name, lines.number, message, column=column)
+                continue
+            yield lines.number, fields
 
 
 def _optional_float(
@@ -186,6 +283,9 @@ def _upsert_file(
     first_line: dict[tuple, int] = {}
     for line, fields in _read_csv_rows(path, columns):
         counts.rows_read += 1
+        if isinstance(fields, BadRow):
+            bad_rows.append(fields)
+            continue
         try:
             if len(fields) != len(columns):
                 raise ValueError(f"{len(fields)} columns instead of {len(columns)}")
@@ -244,7 +344,9 @@ def load_reference(session: Session, data_dir: Path = DEFAULT_DATA_DIR) -> LoadR
     Rows are keyed on ``unique_mapping_idx`` (source_agency, source_id, target_agency) and on
     ``master_stations.station_number``; a row already stored with the same values is left alone.
     Rows not in the files are not deleted. A bad row (wrong column count, missing id, unknown
-    agency, non-numeric coordinate, duplicate key) is skipped and reported with file and line.
+    agency, non-numeric coordinate, duplicate key, a field over csv's size limit, a byte that is
+    not UTF-8, a NUL) is skipped and reported with file and line (and column where one field is
+    at fault); the rows after it still load.
     A missing file or a wrong header raises :class:`ReferenceDataError`.
     """
     data_dir = Path(data_dir)
