@@ -5,7 +5,8 @@
 * :func:`match_ec_points`: each Canadian NWPS point to the WSC station that matches it by
   distance and name (:func:`name_score`), accepted or rejected with the reason.
 
-Every choice that drops or overrides a source row is recorded in the build report.
+The choices are kept for review: conflicts in the build report (``hads_id_conflicts.csv``), every
+EC decision with its reason in the result rows (``ec_nwps_matches.csv``).
 """
 
 from __future__ import annotations

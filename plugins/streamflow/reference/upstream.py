@@ -2,7 +2,8 @@
 
 NOAA's HADS listing, NOAA's NWPS gauge report, the NWIS current-streamflow sites RDB and ECCC's
 hydrometric station list. Each parser checks the layout it relies on (a changed layout raises
-:class:`ReferenceDataError`) and reports unusable rows in the build report instead of stopping.
+:class:`ReferenceDataError`); an unusable row is skipped and reported (in the build report, or
+logged for the NWPS report) instead of stopping the build.
 """
 
 from __future__ import annotations
