@@ -84,24 +84,50 @@ def cmd_db_build_reference(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- stations
 
 
-def _search(session, args: argparse.Namespace):
-    from streamflow.db.stations import search_master_stations
+def _filters(args: argparse.Namespace) -> dict:
+    return {"state": args.state, "huc": args.huc, "text": args.text, "agency": args.agency}
 
-    return search_master_stations(
-        session, state=args.state, huc=args.huc, text=args.text, agency=args.agency, limit=args.limit
-    )
+
+def _describe_filters(args: argparse.Namespace) -> str:
+    given = {"state": args.state, "HUC": args.huc, "text": args.text, "agency": args.agency}
+    return ", ".join(f"{name} {value!r}" for name, value in given.items() if value and value.strip())
+
+
+def _search(session, args: argparse.Namespace) -> tuple[list, int]:
+    """The stations matching the search filters (at most ``--limit``) and how many match in all."""
+    from streamflow.db.stations import count_master_stations, search_master_stations
+
+    rows = search_master_stations(session, **_filters(args), limit=args.limit)
+    matched = len(rows) if len(rows) < args.limit else count_master_stations(session, **_filters(args))
+    return rows, matched
+
+
+def _nothing_matches(session, args: argparse.Namespace) -> str:
+    from streamflow.db.stations import count_master_stations
+
+    message = f"no station in the master list matches {_describe_filters(args)}"
+    if count_master_stations(session) == 0:
+        message += " (the master list is empty: run `streamflow db load-reference`)"
+    return message
 
 
 def cmd_stations_search(args: argparse.Namespace) -> int:
     with _session() as session:
-        rows = _search(session, args)
+        rows, matched = _search(session, args)
         if args.json:
             echo(json.dumps([_station_dict(r) for r in rows], indent=2))
-            return EXIT_OK
-        echo(f"{'station':<16}{'agency':<7}{'state':<6}{'huc':<10}name")
-        for r in rows:
-            echo(f"{r.station_number:<16}{r.agency or '':<7}{r.state_code or '':<6}{r.huc_code or '':<10}{r.station_name}")
-        echo(f"{len(rows)} station(s)", file=sys.stderr)
+        else:
+            echo(f"{'station':<16}{'agency':<7}{'state':<6}{'huc':<10}name")
+            for r in rows:
+                echo(f"{r.station_number:<16}{r.agency or '':<7}{r.state_code or '':<6}{r.huc_code or '':<10}"
+                     f"{r.station_name}")
+        if not rows:
+            echo(_nothing_matches(session, args), file=sys.stderr)
+        elif matched > len(rows):
+            echo(f"{len(rows)} of {matched} matching stations shown (ordered by station number); "
+                 "raise --limit to see more", file=sys.stderr)
+        else:
+            echo(f"{len(rows)} station(s)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -147,9 +173,15 @@ def cmd_config_create(args: argparse.Namespace) -> int:
     with _session() as session:
         stations = [{"station_number": s, "agency": args.agency} for s in args.station or []]
         if args.state or args.huc or args.text:
+            found, matched = _search(session, args)
+            if not found:
+                raise BadInput(f"{_nothing_matches(session, args)}; nothing created")
+            if matched > len(found):
+                echo(f"the search matched {matched} stations; the first {len(found)} by station number are "
+                     "used (--limit)", file=sys.stderr)
             stations += [
                 {"station_number": r.station_number, "agency": r.agency}
-                for r in _search(session, args)
+                for r in found
                 if r.station_number not in {s["station_number"] for s in stations}
             ]
         if not stations:
@@ -266,10 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def search_filters(p: argparse.ArgumentParser) -> None:
         p.add_argument("--state", help="two-letter state or province code, e.g. CO or BC")
-        p.add_argument("--huc", help="hydrologic unit code prefix, e.g. 14 (region) or 1401")
+        p.add_argument("--huc", help="hydrologic unit code prefix of 2-12 digits (even), e.g. 14 (region) or 1401")
         p.add_argument("--text", help="text in the station name or number")
         p.add_argument("--agency", choices=["USGS", "EC"])
-        p.add_argument("--limit", type=int, default=50)
+        p.add_argument("--limit", type=int, default=50, help="show at most this many (says how many matched)")
 
     stations = sub.add_parser("stations", help="the master station list").add_subparsers(dest="command", required=True)
     p = stations.add_parser("search", help="search the master station list")
