@@ -79,10 +79,11 @@ def load_rows(*, config_id: int | None = None) -> tuple[list[dict[str, Any]], st
     Returns ``(rows, origin)`` with origin ``database``, ``snapshot`` or ``none``.
     """
     from streamflow.db import repository as repo
-    from streamflow.db.engine import get_engine, session_scope
+    from streamflow.db.engine import session_scope
+    from streamflow.hooks.streamflow_db import StreamflowDbHook
 
     try:
-        with session_scope(get_engine()) as session:
+        with session_scope(StreamflowDbHook().get_engine()) as session:
             rows = repo.load_configuration_rows(session, config_id)
     except Exception as exc:  # noqa: BLE001 - any database failure falls back to the snapshot
         snapshot = read_snapshot()
