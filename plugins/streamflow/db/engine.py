@@ -43,6 +43,10 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "postgresql" and "options" not in parsed.query:
+        # Sessions in UTC whatever the server's or role's TimeZone: under a negative offset a stored
+        # 0001-01-01T00:00Z reads as year 0, which psycopg refuses, failing the whole read.
+        kwargs["connect_args"] = {"options": "-c timezone=UTC", **kwargs.get("connect_args", {})}
     return create_engine(url, **kwargs)
 
 
