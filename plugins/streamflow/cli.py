@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -22,9 +23,17 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
+# Terminal escape sequences (CSI such as ESC[2J, OSC such as hyperlinks and titles, two-byte ESC x)
+# and the other C0/C1 control characters, tab and newline aside.
+_TERMINAL_CONTROL = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -~]?)|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
 def echo(message: str = "", *, file=None) -> None:
-    """Command output (not logging): results to stdout, problems to stderr."""
-    (file or sys.stdout).write(f"{message}\n")
+    """Command output (not logging): results to stdout, problems to stderr. Text from the database
+    or the command line is printed inert: escape sequences and control characters are dropped."""
+    (file or sys.stdout).write(f"{_TERMINAL_CONTROL.sub('', str(message))}\n")
 
 
 class BadInput(Exception):
@@ -38,7 +47,14 @@ def _parse_when(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or date-time (e.g. 2020-01-01)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)  # a bare date/time on the command line means UTC
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)  # the range (EARLIEST_START … now) is validation's rule
+    except OverflowError:
+        from streamflow.configurations import EARLIEST_START
+
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is out of range (start dates run from {EARLIEST_START.date().isoformat()} to now)"
+        ) from None
 
 
 def _session():
