@@ -297,13 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True
     )
     p = config.add_parser("create", help="create a pull configuration")
-    p.add_argument("--name", required=True)
-    p.add_argument("--description")
+    p.add_argument("--name", required=True, help="at most 100 characters")
+    p.add_argument("--description", help="at most 10,000 characters")
     p.add_argument("--data-type", required=True, choices=[d.value for d in DataType])
     p.add_argument("--strategy", default="append", choices=[s.value for s in DataStrategy])
-    p.add_argument("--start", required=True, type=_parse_when, help="pull_start_date, ISO 8601 (UTC if no offset)")
+    p.add_argument("--start", required=True, type=_parse_when, help="pull_start_date, ISO 8601 (UTC if no offset), from 1850-01-01 to now")
     p.add_argument("--schedule", default="daily",
-                   help="hourly | daily | weekly | manual | a cron expression such as '0 6 * * *'")
+                   help="hourly | daily | weekly | manual | a five-field cron expression such as '0 6 * * *'")
     p.add_argument("--schedule-value", help="cron expression that overrides the schedule type")
     p.add_argument("--station", action="append", help="station id (repeatable)")
     p.add_argument("--agency-of-stations", dest="agency", choices=["USGS", "EC"],
