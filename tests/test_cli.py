@@ -120,38 +120,36 @@ def test_console_script_and_module_entry_point(tmp_path):
         assert "revision 0007" in result.stdout
 
 
-def _create(*args) -> int:
-    base = ["config", "create", "--name", "bad", "--data-type", "daily_mean", "--start", "2020-01-01",
-            "--allow-unlisted"]
-    if "--station" not in args:
-        base += ["--station", "01646500"]
-    try:  # argparse refuses some arguments itself (SystemExit 2); our checks return 2
-        return main([*base, *args])
-    except SystemExit as exc:
+def _create(options: dict[str, str]) -> int:
+    """`config create` of a listed-or-not station with ``options`` replacing the defaults."""
+    argv = {"--name": "bad", "--data-type": "daily_mean", "--start": "2020-01-01", "--station": "01646500", **options}
+    try:
+        return main(["config", "create", "--allow-unlisted", *(part for item in argv.items() for part in item)])
+    except SystemExit as exc:  # argparse refuses some arguments itself
         return exc.code
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("options", "message"),
     [
-        (["--start", "0001-01-01"], "is before 1850-01-01"),
-        (["--start", "1849-12-31T23:59:59Z"], "is before 1850-01-01"),
-        (["--start", "0001-01-01T00:00:00+14:00"], "out of range"),
-        (["--start", "9999-12-31T23:00:00-14:00"], "out of range"),
-        (["--start", "9999-12-31T00:00:00+14:00"], "in the future"),
-        (["--schedule", "* * * * * *"], "finer than a minute"),
-        (["--schedule", "0 0 30 2 *"], "never fires"),
-        (["--schedule", "0 " + ",".join(str(h) for h in range(24)) + " * * *"], "longer than 50 characters"),
-        (["--name", "x" * 10_000], "name is longer than 100 characters"),
-        (["--description", "x" * 10_001], "description is longer than 10,000 characters"),
-        (["--station", "1" * 60], "at most 50 characters"),
-        (["--name", "evil\x1b[2J\x1b]8;;http://evil.example\x07name"], "name contains control characters"),
+        ({"--start": "0001-01-01"}, "is before 1850-01-01"),
+        ({"--start": "1849-12-31T23:59:59Z"}, "is before 1850-01-01"),
+        ({"--start": "0001-01-01T00:00:00+14:00"}, "out of range"),
+        ({"--start": "9999-12-31T23:00:00-14:00"}, "out of range"),
+        ({"--start": "9999-12-31T00:00:00+14:00"}, "in the future"),
+        ({"--schedule": "* * * * * *"}, "finer than a minute"),
+        ({"--schedule": "0 0 30 2 *"}, "never fires"),
+        ({"--schedule": "0 " + ",".join(str(h) for h in range(24)) + " * * *"}, "longer than 50 characters"),
+        ({"--name": "x" * 10_000}, "name is longer than 100 characters"),
+        ({"--description": "x" * 10_001}, "description is longer than 10,000 characters"),
+        ({"--station": "1" * 60}, "at most 50 characters"),
+        ({"--name": "evil\x1b[2J\x1b]8;;http://evil.example\x07name"}, "name contains control characters"),
     ],
 )
-def test_out_of_range_input_exits_2_with_a_message_and_writes_nothing(db_url, capsys, args, message):
+def test_out_of_range_input_exits_2_with_a_message_and_writes_nothing(db_url, capsys, options, message):
     from streamflow.db.engine import get_engine
 
-    assert _create(*args) == 2
+    assert _create(options) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert "\x1b" not in err and "\x07" not in err
