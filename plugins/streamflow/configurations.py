@@ -2,7 +2,7 @@
 
 ``validate_configuration(row)`` never raises: it returns a ``PullConfig`` or an ``InvalidConfig``
 carrying every problem found, whatever the row's values, so one broken row cannot hide the others
-(DESIGN §5).
+(``docs/adr/0006-dag-file-never-raises.md``).
 ``parse_configuration`` raises ``ConfigurationError`` instead, for the CLI.
 """
 
@@ -89,7 +89,7 @@ class InvalidConfig:
 
 
 # What a row may hold: the model's column lengths (checked before the database refuses them), a
-# bound for the unbounded description, and the range of start dates (docs/operations.md).
+# bound for the unbounded description, and the range of start dates (README.md, the CLI's help).
 NAME_MAX = PullConfiguration.__table__.c.name.type.length
 SCHEDULE_VALUE_MAX = PullConfiguration.__table__.c.schedule_value.type.length
 STATION_NUMBER_MAX = PullConfigurationStation.__table__.c.station_number.type.length
@@ -165,10 +165,6 @@ def cron_problem(expression: str, *, now: datetime | None = None) -> str | None:
     except (CroniterBadDateError, ValueError, OverflowError):
         return f"{_shown(expression)} never fires (no such date, e.g. 30 February)"
     return None
-
-
-def valid_cron(expression: str) -> bool:
-    return cron_problem(expression) is None
 
 
 def _text(row: Mapping[str, Any], key: str, problems: _Problems, *, limit: int, multiline: bool = False) -> str | None:
