@@ -147,32 +147,31 @@ STATION_HOSTILE = {
 }
 
 
-def _hostile(engine, seeded) -> dict[str, int]:
-    """Copies of the valid USGS row, each spoiled in one column by raw SQL; returns name → id."""
+def _hostile(engine) -> dict[str, int]:
+    """Copies of a valid USGS row, each spoiled in one column by raw SQL; returns what → id."""
     from sqlalchemy import text
 
     dialect = engine.dialect.name
-    spoil = {**SQLITE_HOSTILE} if dialect == "sqlite" else {**POSTGRES_HOSTILE}
-    spoil.update({f"station {i}": f"STATION {s}" for i, s in enumerate(STATION_HOSTILE[dialect])})
+    spoil = {key: ("pull_configurations", "id", change)
+             for key, change in (SQLITE_HOSTILE if dialect == "sqlite" else POSTGRES_HOSTILE).items()}
+    spoil.update({f"station {change}": ("pull_configuration_stations", "config_id", change)
+                  for change in STATION_HOSTILE[dialect]})
     ids = {}
     with session_scope(engine) as s:
-        for key, change in spoil.items():
+        for key, (table, key_column, change) in spoil.items():
             config = repo.create_configuration(
-                s, name=f"hostile {key}", data_type="daily_mean", data_strategy="append",
+                s, name=f"hostile {len(ids)}", data_type="daily_mean", data_strategy="append",
                 pull_start_date=datetime(2020, 1, 1, tzinfo=UTC), schedule_type="daily",
                 stations=[{"station_number": "01646500"}],
             )
             s.flush()
             ids[key] = config.id
-            table, change = ("pull_configuration_stations", change[8:]) if change.startswith("STATION ") else (
-                "pull_configurations", change)
-            column = "config_id" if table == "pull_configuration_stations" else "id"
-            s.execute(text(f"UPDATE {table} SET {change} WHERE {column} = :id"), {"id": config.id})
+            s.execute(text(f"UPDATE {table} SET {change} WHERE {key_column} = :id"), {"id": config.id})
     return ids
 
 
 def test_hostile_rows_each_become_an_invalid_dag_and_hide_nothing(seeded, engine, caplog, monkeypatch):
-    hostile = _hostile(engine, seeded)
+    hostile = _hostile(engine)
     with caplog.at_level(logging.WARNING):
         bag = _dagbag()
     assert bag.import_errors == {}
@@ -195,7 +194,7 @@ def test_hostile_rows_each_become_an_invalid_dag_and_hide_nothing(seeded, engine
 
 
 def test_hostile_row_alone_on_a_worker(seeded, engine, monkeypatch):
-    hostile = _hostile(engine, seeded)
+    hostile = _hostile(engine)
     wanted = f"streamflow_config_{next(iter(hostile.values()))}"
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", wanted)
     bag = _dagbag()

@@ -155,3 +155,18 @@ def test_cli_and_alembic_use_the_connection(monkeypatch, tmp_path):
         engine.dispose()
         if tool == "streamflow":
             assert f"streamflow database at sqlite:///{database}" in result.stdout
+
+
+def test_migrate_without_an_engine_uses_the_resolved_database(monkeypatch, tmp_path):
+    from streamflow.db import migrate
+
+    database = tmp_path / "resolved.db"
+    monkeypatch.setenv("AIRFLOW_CONN_STREAMFLOW_DB", json.dumps({"conn_type": "sqlite", "host": str(database)}))
+    assert migrate.current_revision() is None
+    migrate.upgrade()
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        assert "pull_configurations" in inspect(engine).get_table_names()
+        assert migrate.current_revision() == migrate.current_revision(engine) is not None
+    finally:
+        engine.dispose()
