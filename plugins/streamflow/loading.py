@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +80,36 @@ def read_snapshot(path: Path | None = None) -> list[dict[str, Any]] | None:
     return rows  # ISO strings in pull_start_date are read by validation, like any other value
 
 
+@contextmanager
+def _dates_python_cannot_hold_as_text(session) -> Iterator[None]:
+    """PostgreSQL keeps timestamps Python cannot (after year 9999, BC) and psycopg refuses to read
+    them, which would fail the whole read. While the configurations are read, such a value arrives
+    as its text instead, and validation refuses that row alone."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    import psycopg
+    from psycopg.pq import Format
+    from psycopg.types.datetime import TimestamptzLoader
+
+    class TextWhenOutOfRange(TimestamptzLoader):
+        def load(self, data):
+            try:
+                return super().load(data)
+            except psycopg.DataError:
+                return bytes(data).decode("utf-8", "replace")
+
+    adapters = connection.connection.driver_connection.adapters
+    oid = adapters.types["timestamptz"].oid
+    previous = adapters.get_loader(oid, Format.TEXT)
+    adapters.register_loader(oid, TextWhenOutOfRange)
+    try:
+        yield
+    finally:
+        adapters.register_loader(oid, previous)
+
+
 def load_rows(*, config_id: int | None = None) -> tuple[list[dict[str, Any]], str]:
     """Configuration rows from the database, else from the last-known-good snapshot.
 
@@ -88,7 +120,7 @@ def load_rows(*, config_id: int | None = None) -> tuple[list[dict[str, Any]], st
     from streamflow.hooks.streamflow_db import StreamflowDbHook
 
     try:
-        with session_scope(StreamflowDbHook().get_engine()) as session:
+        with session_scope(StreamflowDbHook().get_engine()) as session, _dates_python_cannot_hold_as_text(session):
             rows = repo.load_configuration_rows(session, config_id)
     except Exception as exc:  # noqa: BLE001 - any database failure falls back to the snapshot
         snapshot = read_snapshot()

@@ -137,6 +137,8 @@ SQLITE_HOSTILE = {
 }
 POSTGRES_HOSTILE = {
     "year 1": "pull_start_date = '0001-01-01 00:00:00+00'",
+    "after year 9999": "pull_start_date = '10000-01-01 13:00:00+00'",   # Python's datetime ends at 9999
+    "BC": "pull_start_date = '0044-03-15 00:00:00+00 BC'",
     "six-field cron": "schedule_type = 'cron', schedule_value = '* * * * * *'",
     "never fires": "schedule_type = 'cron', schedule_value = '0 0 30 2 *'",
     "escape in name": "name = E'\\x1b[2Jwiped'",
