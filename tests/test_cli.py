@@ -189,3 +189,60 @@ def test_console_script_and_module_entry_point(tmp_path):
         result = subprocess.run([*command, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "revision 0007" in result.stdout
+
+
+def _create(options: dict[str, str]) -> int:
+    """`config create` of a listed-or-not station with ``options`` replacing the defaults."""
+    argv = {"--name": "bad", "--data-type": "daily_mean", "--start": "2020-01-01", "--station": "01646500", **options}
+    try:
+        return main(["config", "create", "--allow-unlisted", *(part for item in argv.items() for part in item)])
+    except SystemExit as exc:  # argparse refuses some arguments itself
+        return exc.code
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"--start": "0001-01-01"}, "is before 1850-01-01"),
+        ({"--start": "1849-12-31T23:59:59Z"}, "is before 1850-01-01"),
+        ({"--start": "0001-01-01T00:00:00+14:00"}, "out of range"),
+        ({"--start": "9999-12-31T23:00:00-14:00"}, "out of range"),
+        ({"--start": "9999-12-31T00:00:00+14:00"}, "in the future"),
+        ({"--schedule": "* * * * * *"}, "finer than a minute"),
+        ({"--schedule": "0 0 30 2 *"}, "never fires"),
+        ({"--schedule": "0 " + ",".join(str(h) for h in range(24)) + " * * *"}, "longer than 50 characters"),
+        ({"--name": "x" * 10_000}, "name is longer than 100 characters"),
+        ({"--description": "x" * 10_001}, "description is longer than 10,000 characters"),
+        ({"--station": "1" * 60}, "at most 50 characters"),
+        ({"--name": "evil\x1b[2J\x1b]8;;http://evil.example\x07name"}, "name contains control characters"),
+    ],
+)
+def test_out_of_range_input_exits_2_with_a_message_and_writes_nothing(db_url, capsys, options, message):
+    from streamflow.db.engine import get_engine
+
+    assert _create(options) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert "\x1b" not in err and "\x07" not in err
+    assert counts(get_engine())["configs"] == 0
+
+
+def test_output_strips_terminal_escapes_from_stored_text(db_url, capsys):
+    """A row written around validation (a hand edit) cannot drive the terminal through the CLI."""
+    from datetime import datetime, timezone
+
+    from streamflow.db import repository as repo
+    from streamflow.db.engine import get_engine
+
+    hostile = "Potomac\x1b[2J\x1b]8;;http://evil.example\x07click\x1b]8;;\x07\rdaily\x9b31m"
+    with session_scope(get_engine()) as s:
+        config = repo.create_configuration(
+            s, name=hostile[:100], description=hostile, data_type="daily_mean", data_strategy="append",
+            pull_start_date=datetime(2020, 1, 1, tzinfo=timezone.utc), schedule_type="daily",
+            stations=[{"station_number": "01646500"}],
+        )
+    for args in (["config", "list"], ["config", "show", str(config.id)]):
+        code, out, err = run(capsys, *args)
+        assert code == 0, err
+        assert "Potomac" in out and "click" in out
+        assert not any(c in out for c in "\x1b\x07\r\x9b"), repr(out)

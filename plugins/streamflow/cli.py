@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -22,9 +23,17 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
+# Terminal escape sequences (CSI such as ESC[2J, OSC such as hyperlinks and titles, two-byte ESC x)
+# and the other C0/C1 control characters, tab and newline aside.
+_TERMINAL_CONTROL = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -~]?)|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
 def echo(message: str = "", *, file=None) -> None:
-    """Command output (not logging): results to stdout, problems to stderr."""
-    (file or sys.stdout).write(f"{message}\n")
+    """Command output (not logging): results to stdout, problems to stderr. Text from the database
+    or the command line is printed inert: escape sequences and control characters are dropped."""
+    (file or sys.stdout).write(f"{_TERMINAL_CONTROL.sub('', str(message))}\n")
 
 
 class BadInput(Exception):
@@ -38,7 +47,14 @@ def _parse_when(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or date-time (e.g. 2020-01-01)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)  # a bare date/time on the command line means UTC
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)  # the range (EARLIEST_START … now) is validation's rule
+    except OverflowError:
+        from streamflow.configurations import EARLIEST_START
+
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is out of range (start dates run from {EARLIEST_START.date().isoformat()} to now)"
+        ) from None
 
 
 def _session():
@@ -313,13 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True
     )
     p = config.add_parser("create", help="create a pull configuration")
-    p.add_argument("--name", required=True)
-    p.add_argument("--description")
+    p.add_argument("--name", required=True, help="at most 100 characters")
+    p.add_argument("--description", help="at most 10,000 characters")
     p.add_argument("--data-type", required=True, choices=[d.value for d in DataType])
     p.add_argument("--strategy", default="append", choices=[s.value for s in DataStrategy])
-    p.add_argument("--start", required=True, type=_parse_when, help="pull_start_date, ISO 8601 (UTC if no offset)")
+    p.add_argument("--start", required=True, type=_parse_when, help="pull_start_date, ISO 8601 (UTC if no offset), from 1850-01-01 to now")
     p.add_argument("--schedule", default="daily",
-                   help="hourly | daily | weekly | manual | a cron expression such as '0 6 * * *'")
+                   help="hourly | daily | weekly | manual | a five-field cron expression such as '0 6 * * *'")
     p.add_argument("--schedule-value", help="cron expression that overrides the schedule type")
     p.add_argument("--station", action="append", help="station id (repeatable)")
     p.add_argument("--agency-of-stations", dest="agency", choices=["USGS", "EC"],
