@@ -45,7 +45,7 @@ def main() -> None:
     from streamflow.db.engine import get_engine
     from streamflow.hooks.usgs import UsgsWaterDataHook
     from streamflow.operators.usgs import UsgsSource
-    from streamflow.planning import RunParams
+    from streamflow.trigger_params import RunParams
     from streamflow.vocabulary import Agency, DataStrategy, DataType
 
     timers = {"http": 0.0, "json": 0.0, "library_call": 0.0, "our_parsing": 0.0, "database": 0.0}

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from streamflow.configurations import (
     DAG_ID_PREFIX,
@@ -21,6 +21,7 @@ from streamflow.configurations import (
     PullConfig,
     validate_configuration,
 )
+from streamflow.trigger_params import trigger_params
 from streamflow.vocabulary import Agency, Source
 
 log = logging.getLogger(__name__)
@@ -47,58 +48,6 @@ def default_args() -> dict[str, Any]:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
         "retry_policy": StreamflowRetryPolicy(),
-    }
-
-
-# The trigger Params' keywords (type, items, enum, format) mean the same in draft-07, whose
-# metaschema Airflow checks ~4x faster than the 2020-12 default at every parse (docs/benchmarks.md §2).
-DRAFT_07 = {"$schema": "http://json-schema.org/draft-07/schema#"}
-
-
-def trigger_params(config: PullConfig) -> dict[str, Param]:
-    """The manual-trigger form (DESIGN §5); the UI renders it and validates on trigger."""
-    stations = ", ".join(s.station_number for s in config.stations[:20])
-    more = f" … ({len(config.stations)} in all)" if len(config.stations) > 20 else ""
-    return {
-        "stations": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Stations",
-            **DRAFT_07,
-            description=f"Subset of this configuration's stations; empty = all. Configured: {stations}{more}",
-        ),
-        "start_date": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Start date",
-            **DRAFT_07,
-            description="Pull from here (UTC, e.g. 2024-01-01T00:00:00Z), ignoring recorded progress.",
-        ),
-        "end_date": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="End date",
-            **DRAFT_07,
-            description="Pull up to here (UTC). Empty = now.",
-        ),
-        "data_strategy": Param(
-            None,
-            type=["null", "string"],
-            enum=[None, "append", "overwrite"],
-            title="Data strategy",
-            **DRAFT_07,
-            description=f"Override the configuration's strategy ({config.data_strategy.value}) for this run.",
-        ),
-        "full_refresh": Param(
-            False,
-            type="boolean",
-            title="Full refresh",
-            **DRAFT_07,
-            description="Start from pull_start_date regardless of progress.",
-        ),
     }
 
 

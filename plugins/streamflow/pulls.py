@@ -21,7 +21,8 @@ from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import MasterStation, Station
 from streamflow.errors import StreamflowError
-from streamflow.planning import RunParams, plan_window, split_window
+from streamflow.trigger_params import RunParams
+from streamflow.windows import plan_window, split_window
 from streamflow.vocabulary import FORECAST_SOURCE, DataStrategy, DataType, MappingTarget
 
 if TYPE_CHECKING:

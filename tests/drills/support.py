@@ -25,7 +25,7 @@ from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DischargeObservation, Station
-from streamflow.planning import RunParams
+from streamflow.trigger_params import RunParams
 from streamflow.pulls import PullTarget, pull_observations
 from streamflow.vocabulary import Agency, DataStrategy, DataType
 

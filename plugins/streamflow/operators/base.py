@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from streamflow.configurations import StationSpec
 from streamflow.errors import StreamflowError
 from streamflow.hooks.streamflow_db import StreamflowDbHook
-from streamflow.planning import RunParams, parse_params
+from streamflow.trigger_params import RunParams, parse_params
 from streamflow.pulls import PullTarget, StationOutcome
 from streamflow.vocabulary import Agency, DataStrategy, DataType
 

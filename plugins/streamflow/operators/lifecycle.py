@@ -15,7 +15,7 @@ from streamflow.db.engine import session_scope
 from streamflow.errors import ConfigurationError
 from streamflow.hooks.streamflow_db import StreamflowDbHook
 from streamflow.operators.base import OUTCOME_KEY
-from streamflow.planning import parse_params, select_stations
+from streamflow.trigger_params import parse_params, select_stations
 from streamflow.pulls import summarize
 from streamflow.vocabulary import Agency
 

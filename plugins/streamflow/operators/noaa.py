@@ -10,7 +10,7 @@ from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.operators.base import StationPullOperator
-from streamflow.planning import RunParams
+from streamflow.trigger_params import RunParams
 from streamflow.pulls import StationOutcome, pull_forecasts
 from streamflow.vocabulary import DataType, MappingTarget, Source
 

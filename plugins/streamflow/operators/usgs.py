@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from streamflow.configurations import StationSpec
 from streamflow.operators.base import StationPullOperator
-from streamflow.planning import RunParams
+from streamflow.trigger_params import RunParams
 from streamflow.pulls import StationOutcome, pull_observations
 from streamflow.vocabulary import DataType, Source
 
