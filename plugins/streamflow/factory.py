@@ -7,9 +7,11 @@ into a DAG, and ``build_dags`` makes sure one broken row never hides the others.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,8 +29,29 @@ from streamflow.vocabulary import Agency, Source
 log = logging.getLogger(__name__)
 
 DAG_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)  # fixed; catchup is off
-POOLS = {Source.USGS: "usgs_api", Source.ECCC: "eccc_api", Source.NOAA: "noaa_api"}
-PULL_TASK_IDS = {Source.USGS: "pull_usgs", Source.ECCC: "pull_eccc", Source.NOAA: "pull_noaa"}
+
+
+@dataclass(frozen=True)
+class SourcePull:
+    """How one source's pull task is built: its task id, pool and operator (module, class)."""
+
+    task_id: str
+    pool: str
+    operator: tuple[str, str]
+    source_kwarg: bool  # the operator is the shared observation operator, told its source
+
+
+OBSERVATION_OPERATOR = ("streamflow.operators.observations", "ObservationPullOperator")
+#: The one table of sources: which pull task, pool and operator serve each one.
+SOURCE_PULLS: dict[Source, SourcePull] = {
+    Source.USGS: SourcePull("pull_usgs", "usgs_api", OBSERVATION_OPERATOR, source_kwarg=True),
+    Source.ECCC: SourcePull("pull_eccc", "eccc_api", OBSERVATION_OPERATOR, source_kwarg=True),
+    Source.NOAA: SourcePull(
+        "pull_noaa", "noaa_api", ("streamflow.operators.forecasts", "ForecastPullOperator"), source_kwarg=False
+    ),
+}
+POOLS = {source: pull.pool for source, pull in SOURCE_PULLS.items()}
+PULL_TASK_IDS = {source: pull.task_id for source, pull in SOURCE_PULLS.items()}
 
 
 def _int_env(name: str, default: int) -> int:
@@ -100,17 +123,8 @@ STATION_FILTERS = {Source.USGS: usgs_station_or_none, Source.ECCC: ec_station_or
 
 
 def _operator_class(source: Source):
-    if source == Source.USGS:
-        from streamflow.operators.usgs import UsgsObservationsOperator
-
-        return UsgsObservationsOperator
-    if source == Source.ECCC:
-        from streamflow.operators.eccc import EcccObservationsOperator
-
-        return EcccObservationsOperator
-    from streamflow.operators.noaa import NoaaForecastOperator
-
-    return NoaaForecastOperator
+    module, name = SOURCE_PULLS[source].operator
+    return getattr(importlib.import_module(module), name)
 
 
 def build_dag(config: PullConfig | InvalidConfig) -> DAG:
@@ -150,10 +164,12 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
             retries=1,
         )
         for source in groups:
-            operator = _operator_class(source)
-            pull = operator.partial(
-                task_id=PULL_TASK_IDS[source],
-                pool=POOLS[source],
+            spec = SOURCE_PULLS[source]
+            extra = {"source": source.value} if spec.source_kwarg else {}
+            pull = _operator_class(source).partial(
+                task_id=spec.task_id,
+                pool=spec.pool,
+                **extra,
                 config_id=config.id,
                 data_type=config.data_type.value,
                 data_strategy=config.data_strategy.value,
