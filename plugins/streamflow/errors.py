@@ -98,10 +98,6 @@ class PayloadError(PermanentSourceError):
     """The service answered 2xx but the body does not parse into what it documents."""
 
 
-class MissingMappingError(StreamflowError):
-    """A station has no mapping to the id a service needs; the station is skipped, not failed."""
-
-
 _STATUS_TEXT = {
     400: "bad request",
     401: "not authorised (check the API key)",

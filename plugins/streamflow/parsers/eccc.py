@@ -119,34 +119,31 @@ class _Csv:
                 raise self.error(line, f"{len(fields)} fields, the header has {width}")
             yield pending
 
+    def _converted(self, line: int, text: str, convert: Callable[[str], Any], refusal: str) -> Any:
+        """``convert(text)``; a ``ValueError`` becomes the file-and-line error ``refusal`` (``{!r}`` = the text)."""
+        try:
+            return convert(text)
+        except ValueError:
+            raise self.error(line, refusal.format(text)) from None
+
     def number(self, line: int, text: str, what: str) -> float | None:
         text = text.strip()
         if not text:
             return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise self.error(line, f"{what} {text!r} is not a number") from None
+        value = self._converted(line, text, float, f"{what} {{!r}} is not a number")
         if not math.isfinite(value):
             raise self.error(line, f"{what} {text!r} is not a finite number")
         return value
 
     def instant(self, line: int, text: str) -> datetime:
         text = text.strip()
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise self.error(line, f"timestamp {text!r} is not ISO 8601") from None
+        value = self._converted(line, text, datetime.fromisoformat, "timestamp {!r} is not ISO 8601")
         if value.tzinfo is None:
             raise self.error(line, f"timestamp {text!r} has no UTC offset")
         return value.astimezone(timezone.utc)
 
     def day(self, line: int, text: str) -> datetime:
-        text = text.strip()
-        try:
-            value = date.fromisoformat(text)
-        except ValueError:
-            raise self.error(line, f"date {text!r} is not YYYY-MM-DD") from None
+        value = self._converted(line, text.strip(), date.fromisoformat, "date {!r} is not YYYY-MM-DD")
         return datetime.combine(value, time(0), tzinfo=timezone.utc)
 
     def station(self, line: int, text: str) -> str:
