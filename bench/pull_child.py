@@ -11,7 +11,7 @@ Instrumentation (timing wrappers only, nothing replaced): ``httpx.AsyncClient.se
 sent → whole body received, i.e. network + the service's own time), ``httpx.Response.json``
 (JSON decoding), ``UsgsWaterDataHook._call`` (the whole dataretrieval call), the hook's
 ``_to_observations`` (our payload → canonical frame), and every ``session_scope`` block of
-``streamflow.pulls`` (all database work: reads, upserts, progress, commits). RSS is sampled after
+``streamflow.operators.observations`` and ``streamflow.operators.base`` (all database work: reads, upserts, progress, commits). RSS is sampled after
 each chunk is committed (``repository.advance_progress``) and reported with ``ru_maxrss``.
 """
 
