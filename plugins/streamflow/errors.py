@@ -1,4 +1,4 @@
-"""One exception family for the package (DESIGN §7).
+"""One exception family for the package (docs/adr/0008-errors-and-retries.md).
 
 Every message names the source, the station (when there is one) and what went wrong, e.g.
 ``usgs: station 01646500: service unavailable (HTTP 503 from …/collections/continuous/items)``.

@@ -322,7 +322,7 @@ class UsgsWaterDataHook(ObservationHook, StreamflowHttpHook):
         return text.replace(key, "***") if key else text
 
     def _translate(self, exc: BaseException, label: str, url: str) -> StreamflowError:
-        """Map a dataretrieval/httpx failure to our exception family (DESIGN §7).
+        """Map a dataretrieval/httpx failure to our exception family (docs/adr/0008-errors-and-retries.md).
 
         The library wraps failures several layers deep (a fan-out interruption around a
         pagination error around the HTTP error); the status, ``Retry-After`` and the service's

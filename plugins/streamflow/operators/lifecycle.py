@@ -1,4 +1,4 @@
-"""``plan`` and ``finalize``: the two ends of every configuration's DAG run (DESIGN §5)."""
+"""``plan`` and ``finalize``: the two ends of every configuration's DAG run (docs/adr/0004-dag-shape-and-outcomes.md)."""
 
 from __future__ import annotations
 
