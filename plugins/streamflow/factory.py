@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -29,29 +29,6 @@ from streamflow.vocabulary import Agency, Source
 log = logging.getLogger(__name__)
 
 DAG_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)  # fixed; catchup is off
-
-
-@dataclass(frozen=True)
-class SourcePull:
-    """How one source's pull task is built: its task id, pool and operator (module, class)."""
-
-    task_id: str
-    pool: str
-    operator: tuple[str, str]
-    source_kwarg: bool  # the operator is the shared observation operator, told its source
-
-
-OBSERVATION_OPERATOR = ("streamflow.operators.observations", "ObservationPullOperator")
-#: The one table of sources: which pull task, pool and operator serve each one.
-SOURCE_PULLS: dict[Source, SourcePull] = {
-    Source.USGS: SourcePull("pull_usgs", "usgs_api", OBSERVATION_OPERATOR, source_kwarg=True),
-    Source.ECCC: SourcePull("pull_eccc", "eccc_api", OBSERVATION_OPERATOR, source_kwarg=True),
-    Source.NOAA: SourcePull(
-        "pull_noaa", "noaa_api", ("streamflow.operators.forecasts", "ForecastPullOperator"), source_kwarg=False
-    ),
-}
-POOLS = {source: pull.pool for source, pull in SOURCE_PULLS.items()}
-PULL_TASK_IDS = {source: pull.task_id for source, pull in SOURCE_PULLS.items()}
 
 
 def _int_env(name: str, default: int) -> int:
@@ -96,18 +73,6 @@ def _doc(config: PullConfig) -> str:
     return "\n".join(lines)
 
 
-def _pull_groups(config: PullConfig) -> dict[Source, tuple[str, ...]]:
-    """Which pull task handles which agencies' stations."""
-    if config.data_type.is_forecast:
-        return {Source.NOAA: tuple(a.value for a in config.agencies)}
-    groups: dict[Source, tuple[str, ...]] = {}
-    if Agency.USGS in config.agencies:
-        groups[Source.USGS] = (Agency.USGS.value,)
-    if Agency.EC in config.agencies:
-        groups[Source.ECCC] = (Agency.EC.value,)
-    return groups
-
-
 # Airflow cannot map over a filtered list, so in a configuration that mixes USGS and EC stations
 # each observation task maps over all of the run's stations and a station of the other agency maps
 # to None (that task instance skips itself). Plain module functions: Airflow serializes them.
@@ -119,7 +84,31 @@ def ec_station_or_none(station):
     return station if station.get("agency") == "EC" else None
 
 
-STATION_FILTERS = {Source.USGS: usgs_station_or_none, Source.ECCC: ec_station_or_none}
+@dataclass(frozen=True)
+class SourcePull:
+    """How one source's pull task is built: task id, pool, operator (module, class) and stations."""
+
+    task_id: str
+    pool: str
+    operator: tuple[str, str]
+    agency: Agency | None  # the observation source of this agency's stations; None: forecasts
+    station_filter: Callable[[dict], dict | None] | None  # keeps this source's stations in a mixed run
+
+
+OBSERVATION_OPERATOR = ("streamflow.operators.observations", "ObservationPullOperator")
+#: The one table of sources: which pull task, pool, operator and stations serve each one.
+SOURCE_PULLS: dict[Source, SourcePull] = {
+    Source.USGS: SourcePull("pull_usgs", "usgs_api", OBSERVATION_OPERATOR, Agency.USGS, usgs_station_or_none),
+    Source.ECCC: SourcePull("pull_eccc", "eccc_api", OBSERVATION_OPERATOR, Agency.EC, ec_station_or_none),
+    Source.NOAA: SourcePull("pull_noaa", "noaa_api", ("streamflow.operators.forecasts", "ForecastPullOperator"), None, None),
+}
+
+
+def _pull_sources(config: PullConfig) -> list[Source]:
+    """The sources whose pull tasks this configuration's DAG has."""
+    if config.data_type.is_forecast:
+        return [Source.NOAA]
+    return [source for source, pull in SOURCE_PULLS.items() if pull.agency in config.agencies]
 
 
 def _operator_class(source: Source):
@@ -135,7 +124,7 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
 
     from streamflow.operators.lifecycle import FinalizeOperator, PlanOperator
 
-    groups = _pull_groups(config)
+    sources = _pull_sources(config)
     with DAG(
         dag_id=config.dag_id,
         dag_display_name=config.name,
@@ -159,13 +148,13 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
         finalize = FinalizeOperator(
             task_id="finalize",
             config_id=config.id,
-            pull_task_ids=[PULL_TASK_IDS[src] for src in groups],
+            pull_task_ids=[SOURCE_PULLS[source].task_id for source in sources],
             schedule=config.schedule,
             retries=1,
         )
-        for source in groups:
+        for source in sources:
             spec = SOURCE_PULLS[source]
-            extra = {"source": source.value} if spec.source_kwarg else {}
+            extra = {"source": source.value} if spec.agency is not None else {}
             pull = _operator_class(source).partial(
                 task_id=spec.task_id,
                 pool=spec.pool,
@@ -177,11 +166,11 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
                 map_index_template="{{ task.station['station_number'] if task.station else 'other source' }}",
             )
             stations = XComArg(plan)
-            if len(groups) > 1:
-                stations = stations.map(STATION_FILTERS[source])
+            if len(sources) > 1:
+                stations = stations.map(spec.station_filter)
             pull = pull.expand(station=stations)
             plan >> pull >> finalize
-        if not groups:
+        if not sources:
             plan >> finalize
     return dag
 
