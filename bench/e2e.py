@@ -2,8 +2,8 @@
 
 The stand-in Water Data API (``streamflow/testing/fakes/usgs_fast.py``: the recorded feature shape, one 50,000-row
 page per request) runs in the benchmark's process on 127.0.0.1; the pull runs in a child process
-(``bench/pull_child.py``) that calls ``streamflow.pulls.pull_observations`` per station with the
-USGS operator's own source adapter — the work one ``pull_usgs`` mapped task does, without
+(``bench/pull_child.py``) that calls ``streamflow.operators.observations.pull_observations`` per station with the
+USGS pull task's hook (``UsgsWaterDataHook``) — the work one ``pull_usgs`` mapped task does, without
 Airflow around it — one station after the other, into a fresh streamflow database. Ten years
 (3,653 days) is just over ``MAX_CHUNK`` for daily means (3,650 days), so each station is two
 chunks. Shares of the wall time: **HTTP** = request sent → whole body received

@@ -3,7 +3,7 @@
 A 5-minute series (many USGS gauges report every 5 minutes; the recorded 01646500 answer does),
 so 10 years ≈ 1.05 million rows. The stand-in (``streamflow/testing/fakes/usgs_fast.py``) serves 50,000-row pages
 from the benchmark's process; the pull runs alone in a fresh child process
-(``bench/pull_child.py``: ``pulls.pull_observations`` with the USGS operator's adapter, no
+(``bench/pull_child.py``: ``pull_observations`` with the USGS pull task's hook, no
 Airflow) into a fresh PostgreSQL database, and reports its peak RSS (``ru_maxrss``), its RSS
 once everything is imported (before the first request), and its RSS after each chunk is
 committed. Chunks are the hook's ``MAX_CHUNK`` for 15-minute data — 180 days (≤ 51,840 rows at

@@ -1,5 +1,5 @@
 """Child process of benchmarks 3 and 4: run station pulls exactly as the USGS operator does
-(``pulls.pull_observations`` + ``UsgsSource(UsgsWaterDataHook())``, no Airflow), instrumented.
+(``operators.observations.pull_observations`` + ``UsgsWaterDataHook()``, no Airflow), instrumented.
 
     python bench/pull_child.py SPEC_JSON
 
@@ -11,7 +11,7 @@ Instrumentation (timing wrappers only, nothing replaced): ``httpx.AsyncClient.se
 sent → whole body received, i.e. network + the service's own time), ``httpx.Response.json``
 (JSON decoding), ``UsgsWaterDataHook._call`` (the whole dataretrieval call), the hook's
 ``_to_observations`` (our payload → canonical frame), and every ``session_scope`` block of
-``streamflow.pulls`` (all database work: reads, upserts, progress, commits). RSS is sampled after
+``streamflow.operators.observations`` and ``streamflow.operators.base`` (all database work: reads, upserts, progress, commits). RSS is sampled after
 each chunk is committed (``repository.advance_progress``) and reported with ``ru_maxrss``.
 """
 
@@ -39,13 +39,13 @@ def main() -> None:
     rss_start = _rss_mb()
     import httpx
 
-    from streamflow import pulls
+    from streamflow.operators import base as pull_base
+    from streamflow.operators import observations as pulls
     from streamflow.configurations import StationSpec
     from streamflow.db import repository as repo
     from streamflow.db.engine import get_engine
     from streamflow.hooks.usgs import UsgsWaterDataHook
-    from streamflow.operators.usgs import UsgsSource
-    from streamflow.planning import RunParams
+    from streamflow.trigger_params import RunParams
     from streamflow.vocabulary import Agency, DataStrategy, DataType
 
     timers = {"http": 0.0, "json": 0.0, "library_call": 0.0, "our_parsing": 0.0, "database": 0.0}
@@ -104,6 +104,7 @@ def main() -> None:
     UsgsWaterDataHook._call = timed("library_call", UsgsWaterDataHook._call)
     UsgsWaterDataHook._to_observations = timed("our_parsing", UsgsWaterDataHook._to_observations)
     pulls.session_scope = session_scope
+    pull_base.session_scope = session_scope  # the station row (ensure_station_id)
     repo.advance_progress = advance_progress
 
     if spec.get("max_chunk_days"):  # a measured proposal (benchmark 4), not the shipped setting
@@ -111,18 +112,18 @@ def main() -> None:
             **UsgsWaterDataHook.MAX_CHUNK, spec["data_type"]: timedelta(days=spec["max_chunk_days"])
         }
     engine = get_engine()
-    target = pulls.PullTarget(
+    target = pull_base.PullTarget(
         spec["config_id"], DataType(spec["data_type"]), DataStrategy.APPEND,
         datetime.fromisoformat(spec["pull_start_date"]),
     )
     now = datetime.fromisoformat(spec["now"])
-    source = UsgsSource(UsgsWaterDataHook())
+    hook = UsgsWaterDataHook()
     rss_ready = _rss_mb()
     rows = written = chunks = 0
     started = time.perf_counter()
     for number in spec["stations"]:
         outcome = pulls.pull_observations(
-            engine=engine, source=source, target=target, station=StationSpec(number, Agency.USGS),
+            engine=engine, hook=hook, target=target, station=StationSpec(number, Agency.USGS),
             params=RunParams(), now=now,
         )
         if outcome.status != "success":

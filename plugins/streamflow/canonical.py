@@ -7,9 +7,12 @@ Observations: a pandas DataFrame with exactly ``OBSERVATION_COLUMNS`` and ``OBSE
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pandas as pd
+
+from streamflow.errors import ConfigurationError
+from streamflow.timeutil import iso_z
 
 OBSERVATION_COLUMNS = ["station_number", "observed_at", "discharge", "unit", "quality_code", "data_type"]
 OBSERVATION_DTYPES = {
@@ -34,7 +37,7 @@ def canonical_observations(frame: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in OBSERVATION_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"observation frame lacks columns {missing}")
+        raise ConfigurationError(f"observation frame lacks columns {missing}")
     if frame.empty:
         return empty_observations()
     if _already_canonical(frame):  # a hook's chunk handed on to the repository: nothing to redo
@@ -89,10 +92,13 @@ class ForecastRunData:
 
     def __post_init__(self) -> None:
         if self.run_date.tzinfo is None:
-            raise ValueError(f"forecast run_date {self.run_date.isoformat()} must be timezone-aware")
+            raise ConfigurationError(
+                f"forecast run_date {self.run_date.isoformat()} must be timezone-aware",
+                source=self.source or None,
+                station_number=self.station_number,
+            )
 
     def to_json(self) -> list[dict]:
         return [
-            {"valid_time": t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"), "value": v}
-            for t, v in self.values
+            {"valid_time": iso_z(t), "value": v} for t, v in self.values
         ]

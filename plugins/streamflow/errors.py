@@ -1,4 +1,4 @@
-"""One exception family for the package (DESIGN §7).
+"""One exception family for the package (docs/adr/0008-errors-and-retries.md).
 
 Every message names the source, the station (when there is one) and what went wrong, e.g.
 ``usgs: station 01646500: service unavailable (HTTP 503 from …/collections/continuous/items)``.
@@ -96,10 +96,6 @@ class StationNotFoundError(PermanentSourceError):
 
 class PayloadError(PermanentSourceError):
     """The service answered 2xx but the body does not parse into what it documents."""
-
-
-class MissingMappingError(StreamflowError):
-    """A station has no mapping to the id a service needs; the station is skipped, not failed."""
 
 
 _STATUS_TEXT = {

@@ -7,13 +7,15 @@ into a DAG, and ``build_dags`` makes sure one broken row never hides the others.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from streamflow.configurations import (
     DAG_ID_PREFIX,
@@ -21,13 +23,12 @@ from streamflow.configurations import (
     PullConfig,
     validate_configuration,
 )
+from streamflow.trigger_params import trigger_params
 from streamflow.vocabulary import Agency, Source
 
 log = logging.getLogger(__name__)
 
 DAG_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)  # fixed; catchup is off
-POOLS = {Source.USGS: "usgs_api", Source.ECCC: "eccc_api", Source.NOAA: "noaa_api"}
-PULL_TASK_IDS = {Source.USGS: "pull_usgs", Source.ECCC: "pull_eccc", Source.NOAA: "pull_noaa"}
 
 
 def _int_env(name: str, default: int) -> int:
@@ -47,58 +48,6 @@ def default_args() -> dict[str, Any]:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
         "retry_policy": StreamflowRetryPolicy(),
-    }
-
-
-# The trigger Params' keywords (type, items, enum, format) mean the same in draft-07, whose
-# metaschema Airflow checks ~4x faster than the 2020-12 default at every parse (docs/benchmarks.md §2).
-DRAFT_07 = {"$schema": "http://json-schema.org/draft-07/schema#"}
-
-
-def trigger_params(config: PullConfig) -> dict[str, Param]:
-    """The manual-trigger form (DESIGN §5); the UI renders it and validates on trigger."""
-    stations = ", ".join(s.station_number for s in config.stations[:20])
-    more = f" … ({len(config.stations)} in all)" if len(config.stations) > 20 else ""
-    return {
-        "stations": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Stations",
-            **DRAFT_07,
-            description=f"Subset of this configuration's stations; empty = all. Configured: {stations}{more}",
-        ),
-        "start_date": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Start date",
-            **DRAFT_07,
-            description="Pull from here (UTC, e.g. 2024-01-01T00:00:00Z), ignoring recorded progress.",
-        ),
-        "end_date": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="End date",
-            **DRAFT_07,
-            description="Pull up to here (UTC). Empty = now.",
-        ),
-        "data_strategy": Param(
-            None,
-            type=["null", "string"],
-            enum=[None, "append", "overwrite"],
-            title="Data strategy",
-            **DRAFT_07,
-            description=f"Override the configuration's strategy ({config.data_strategy.value}) for this run.",
-        ),
-        "full_refresh": Param(
-            False,
-            type="boolean",
-            title="Full refresh",
-            **DRAFT_07,
-            description="Start from pull_start_date regardless of progress.",
-        ),
     }
 
 
@@ -124,18 +73,6 @@ def _doc(config: PullConfig) -> str:
     return "\n".join(lines)
 
 
-def _pull_groups(config: PullConfig) -> dict[Source, tuple[str, ...]]:
-    """Which pull task handles which agencies' stations."""
-    if config.data_type.is_forecast:
-        return {Source.NOAA: tuple(a.value for a in config.agencies)}
-    groups: dict[Source, tuple[str, ...]] = {}
-    if Agency.USGS in config.agencies:
-        groups[Source.USGS] = (Agency.USGS.value,)
-    if Agency.EC in config.agencies:
-        groups[Source.ECCC] = (Agency.EC.value,)
-    return groups
-
-
 # Airflow cannot map over a filtered list, so in a configuration that mixes USGS and EC stations
 # each observation task maps over all of the run's stations and a station of the other agency maps
 # to None (that task instance skips itself). Plain module functions: Airflow serializes them.
@@ -147,21 +84,36 @@ def ec_station_or_none(station):
     return station if station.get("agency") == "EC" else None
 
 
-STATION_FILTERS = {Source.USGS: usgs_station_or_none, Source.ECCC: ec_station_or_none}
+@dataclass(frozen=True)
+class SourcePull:
+    """How one source's pull task is built: task id, pool, operator (module, class) and stations."""
+
+    task_id: str
+    pool: str
+    operator: tuple[str, str]
+    agency: Agency | None  # the observation source of this agency's stations; None: forecasts
+    station_filter: Callable[[dict], dict | None] | None  # keeps this source's stations in a mixed run
+
+
+OBSERVATION_OPERATOR = ("streamflow.operators.observations", "ObservationPullOperator")
+#: The one table of sources: which pull task, pool, operator and stations serve each one.
+SOURCE_PULLS: dict[Source, SourcePull] = {
+    Source.USGS: SourcePull("pull_usgs", "usgs_api", OBSERVATION_OPERATOR, Agency.USGS, usgs_station_or_none),
+    Source.ECCC: SourcePull("pull_eccc", "eccc_api", OBSERVATION_OPERATOR, Agency.EC, ec_station_or_none),
+    Source.NOAA: SourcePull("pull_noaa", "noaa_api", ("streamflow.operators.forecasts", "ForecastPullOperator"), None, None),
+}
+
+
+def _pull_sources(config: PullConfig) -> list[Source]:
+    """The sources whose pull tasks this configuration's DAG has."""
+    if config.data_type.is_forecast:
+        return [Source.NOAA]
+    return [source for source, pull in SOURCE_PULLS.items() if pull.agency in config.agencies]
 
 
 def _operator_class(source: Source):
-    if source == Source.USGS:
-        from streamflow.operators.usgs import UsgsObservationsOperator
-
-        return UsgsObservationsOperator
-    if source == Source.ECCC:
-        from streamflow.operators.eccc import EcccObservationsOperator
-
-        return EcccObservationsOperator
-    from streamflow.operators.noaa import NoaaForecastOperator
-
-    return NoaaForecastOperator
+    module, name = SOURCE_PULLS[source].operator
+    return getattr(importlib.import_module(module), name)
 
 
 def build_dag(config: PullConfig | InvalidConfig) -> DAG:
@@ -172,7 +124,7 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
 
     from streamflow.operators.lifecycle import FinalizeOperator, PlanOperator
 
-    groups = _pull_groups(config)
+    sources = _pull_sources(config)
     with DAG(
         dag_id=config.dag_id,
         dag_display_name=config.name,
@@ -196,15 +148,17 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
         finalize = FinalizeOperator(
             task_id="finalize",
             config_id=config.id,
-            pull_task_ids=[PULL_TASK_IDS[src] for src in groups],
+            pull_task_ids=[SOURCE_PULLS[source].task_id for source in sources],
             schedule=config.schedule,
             retries=1,
         )
-        for source in groups:
-            operator = _operator_class(source)
-            pull = operator.partial(
-                task_id=PULL_TASK_IDS[source],
-                pool=POOLS[source],
+        for source in sources:
+            spec = SOURCE_PULLS[source]
+            extra = {"source": source.value} if spec.agency is not None else {}
+            pull = _operator_class(source).partial(
+                task_id=spec.task_id,
+                pool=spec.pool,
+                **extra,
                 config_id=config.id,
                 data_type=config.data_type.value,
                 data_strategy=config.data_strategy.value,
@@ -212,11 +166,11 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
                 map_index_template="{{ task.station['station_number'] if task.station else 'other source' }}",
             )
             stations = XComArg(plan)
-            if len(groups) > 1:
-                stations = stations.map(STATION_FILTERS[source])
+            if len(sources) > 1:
+                stations = stations.map(spec.station_filter)
             pull = pull.expand(station=stations)
             plan >> pull >> finalize
-        if not groups:
+        if not sources:
             plan >> finalize
     return dag
 

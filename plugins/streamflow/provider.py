@@ -1,5 +1,5 @@
 """Provider metadata (entry point ``apache_airflow_provider``) so Airflow lists our hooks and
-connection types in the UI's connection form (DESIGN §10)."""
+connection types in the UI's connection form (docs/architecture.md#trap-connection-types)."""
 
 from __future__ import annotations
 

@@ -205,3 +205,31 @@ def test_bad_param_is_rejected_naming_it(airflow_db, engine, fake):
         _run(engine, config_id, {"data_strategy": "bogus"})
     with pytest.raises(ParamValidationError, match="start_date"):
         _run(engine, config_id, {"start_date": "last tuesday"})
+
+
+def test_plan_hands_the_parsed_params_and_region_to_the_pull_tasks(airflow_db, engine, fake):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from streamflow.db.models import MasterStation
+
+    with session_scope(engine) as s:
+        s.add(MasterStation(station_number="02458502", station_name="VILLAGE CREEK", state_code="AL", agency="USGS"))
+    config_id = _config(engine, start=datetime(2026, 1, 1, tzinfo=UTC))
+    run = _run(engine, config_id, {"start_date": "2026-06-01T02:00:00+02:00", "end_date": "2026-06-03T00:00:00Z"})
+    assert run.state == "success"
+    with create_session() as session:
+        xcom = session.scalars(
+            XComModel.get_many(run_id=run.run_id, key="return_value", dag_ids=run.dag_id, task_ids="plan")
+        ).first()
+        mapped = XComModel.deserialize_value(xcom)
+    params = {
+        "stations": [], "start_date": "2026-06-01T00:00:00Z", "end_date": "2026-06-03T00:00:00Z",
+        "data_strategy": None, "full_refresh": False,
+    }
+    assert mapped == [
+        {"station_number": "01646500", "agency": "USGS", "region": None, "params": params},
+        {"station_number": "02458502", "agency": "USGS", "region": "AL", "params": params},
+    ]
+    (_status, _records, _failed, details, _error), = _logs(engine, config_id)
+    assert details["01646500"]["window"] == "2026-06-01T00:00:00Z → 2026-06-03T00:00:00Z"

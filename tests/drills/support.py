@@ -1,8 +1,8 @@
 """Shared parts of the fault drills (issue 6): a station pull against the stand-in Water Data API
 (streamflow/testing/fakes/usgs.py) with faults injected at chosen requests.
 
-The pull is ``streamflow.pulls.pull_observations`` with the USGS operator's own source adapter
-(``UsgsSource`` over ``UsgsWaterDataHook``); the hook is built with ``retries=0`` so every fault
+The pull is ``streamflow.operators.observations.pull_observations`` with the hook the USGS pull
+task uses (``UsgsWaterDataHook``); the hook is built with ``retries=0`` so every fault
 reaches our code instead of being absorbed by dataretrieval's own retry loop, and the drills
 re-run the pull after a retryable error the way Airflow's task retry would.
 
@@ -25,8 +25,9 @@ from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DischargeObservation, Station
-from streamflow.planning import RunParams
-from streamflow.pulls import PullTarget, pull_observations
+from streamflow.operators.base import PullTarget
+from streamflow.operators.observations import pull_observations
+from streamflow.trigger_params import RunParams
 from streamflow.vocabulary import Agency, DataStrategy, DataType
 
 from streamflow.testing.fakes.usgs import FakeUsgs
@@ -78,11 +79,10 @@ def create_config(engine, stations=(STATION,), *, data_type: str = "daily_mean")
 def pull(engine, config_id: int, station: str = STATION, *, retries: int = 0, data_type: str = "daily_mean"):
     """One run of one station's pull, exactly as the USGS operator does it (minus Airflow)."""
     from streamflow.hooks.usgs import UsgsWaterDataHook
-    from streamflow.operators.usgs import UsgsSource
 
     return pull_observations(
         engine=engine,
-        source=UsgsSource(UsgsWaterDataHook(retries=retries)),
+        hook=UsgsWaterDataHook(retries=retries),
         target=PullTarget(config_id, DataType(data_type), DataStrategy.APPEND, START),
         station=StationSpec(station, Agency.USGS),
         params=RunParams(),

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from streamflow.planning import OVERLAP
+from streamflow.windows import OVERLAP
 from streamflow.vocabulary import DataType
 from tests.drills.support import (
     STATION,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from airflow.sdk.definitions.retry_policy import RetryAction
 from streamflow.errors import TransientSourceError
-from streamflow.planning import OVERLAP
+from streamflow.windows import OVERLAP
 from streamflow.retry import StreamflowRetryPolicy
 from streamflow.vocabulary import DataType
 

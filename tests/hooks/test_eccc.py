@@ -19,16 +19,22 @@ from streamflow.errors import (
     TransientSourceError,
 )
 from streamflow.canonical import OBSERVATION_COLUMNS, OBSERVATION_DTYPES
+from streamflow.hooks.base import PullStation
 from streamflow.hooks.eccc import (
     DATAMART_STATION_LIST_PATH,
-    WATEROFFICE_DAILY_MAX_SPAN,
     WATEROFFICE_DAILY_PATH,
-    WATEROFFICE_REALTIME_MAX_SPAN,
     WATEROFFICE_REALTIME_PATH,
     EcccHook,
+)
+from streamflow.vocabulary import Agency, DataType
+from streamflow.windows import (
+    WATEROFFICE_DAILY_MAX_SPAN,
+    WATEROFFICE_REALTIME_MAX_SPAN,
     RequestWindow,
+    Window,
+    chunk_window,
     datamart_seam,
-    plan_instantaneous_requests,
+    eccc_realtime_request,
 )
 
 from streamflow.testing.replay import Request, Response, fixture_bytes
@@ -70,6 +76,27 @@ def denver_local_time():
     assert time.localtime(1_700_000_000).tm_gmtoff == -7 * 3600  # 2023-11-14: MST
     yield
     time.tzset()
+
+
+def pull_window(hook: EcccHook, data_type: str, start: datetime, end: datetime, *, region: str | None = None):
+    """What the station pull does with a long window: chunk it once (by max_chunk and at the
+    Datamart seam), then fetch chunk by chunk."""
+    now = hook._now()
+    chunks = chunk_window(
+        Window(start, end), source="eccc", data_type=DataType(data_type), max_chunk=hook.max_chunk(data_type), now=now
+    )
+    station = PullStation("08MF005" if region is None else "10AB001", Agency.EC, region=region)
+    frames = [hook.fetch_observations(station, data_type, c.start, c.end) for c in chunks]
+    return pd.concat(frames, ignore_index=True)
+
+
+def plan(start: datetime, end: datetime, now: datetime) -> list[RequestWindow]:
+    """The real-time requests a window becomes: the pull's chunks, each mapped to its one request."""
+    chunks = chunk_window(
+        Window(start, end), source="eccc", data_type=DataType.REALTIME_15MIN,
+        max_chunk=WATEROFFICE_REALTIME_MAX_SPAN, now=now,
+    )
+    return [r for r in (eccc_realtime_request(c.start, c.end, now=now) for c in chunks) if r is not None]
 
 
 def assert_canonical(frame: pd.DataFrame) -> None:
@@ -448,18 +475,19 @@ def test_long_window_is_split_into_water_office_requests_within_the_limit(replay
     replay.add(WATEROFFICE_REALTIME_PATH, wateroffice_day_file(WO_RT_P47_DAY))
     hook = EcccHook(now=fixed_clock("2026-06-01T00:00:00+00:00"))  # seam 2026-05-03: all Water Office
 
-    frame = hook.get_instantaneous(
-        ["08MF005"], datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 10, 22, 23, 55, tzinfo=UTC)
+    frame = pull_window(
+        hook, "realtime_15min", datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 10, 22, 23, 55, tzinfo=UTC)
     )
 
     sent = [
         (r.arg("stations[]"), r.arg("parameters[]"), r.arg("start_date"), r.arg("end_date"))
         for r in replay.requests_to(WATEROFFICE_REALTIME_PATH)
     ]
+    # The pull's 90-day chunks share their boundary instant (the upsert makes the re-read harmless).
     assert sent == [
-        ("08MF005", "47", "2025-01-01 00:00:00", "2025-03-31 23:59:59"),
-        ("08MF005", "47", "2025-04-01 00:00:00", "2025-06-29 23:59:59"),
-        ("08MF005", "47", "2025-06-30 00:00:00", "2025-09-27 23:59:59"),
+        ("08MF005", "47", "2025-01-01 00:00:00", "2025-04-01 00:00:00"),
+        ("08MF005", "47", "2025-04-01 00:00:00", "2025-06-30 00:00:00"),
+        ("08MF005", "47", "2025-06-30 00:00:00", "2025-09-28 00:00:00"),
         ("08MF005", "47", "2025-09-28 00:00:00", "2025-10-22 23:55:00"),
     ]
     for _, _, first, last in sent:
@@ -510,11 +538,12 @@ def test_seam_between_water_office_and_datamart_has_no_gap_and_no_overlap(replay
     replay.add(dm_path("YT", "10AB001", "daily"), fixture_bytes(DM_10AB001))
     hook = EcccHook(now=fixed_clock("2023-12-04T12:00:00+00:00"))
 
-    frame = hook.get_instantaneous(
-        ["10AB001"],
+    frame = pull_window(
+        hook,
+        "realtime_15min",
         datetime(2023, 11, 4, 8, tzinfo=UTC),
         datetime(2023, 11, 6, 20, 20, tzinfo=UTC),
-        provinces={"10AB001": "YT"},
+        region="YT",
     )
 
     wo = replay.requests_to(WATEROFFICE_REALTIME_PATH)
@@ -543,11 +572,12 @@ def test_seam_takes_each_instant_from_exactly_one_service(replay):
     replay.add(dm_path("YT", "10AB001", "daily"), fixture_bytes(DM_10AB001))
     hook = EcccHook(now=fixed_clock("2023-12-04T12:00:00+00:00"))
 
-    frame = hook.get_instantaneous(
-        ["10AB001"],
+    frame = pull_window(
+        hook,
+        "realtime_15min",
         datetime(2023, 11, 4, 8, tzinfo=UTC),
         datetime(2023, 11, 6, 20, 20, tzinfo=UTC),
-        provinces={"10AB001": "YT"},
+        region="YT",
     )
 
     seam = utc("2023-11-05T00:00:00Z")
@@ -588,16 +618,16 @@ def test_seam_is_midnight_utc_29_days_back():
 
 def test_plan_splits_at_the_seam_and_picks_the_datamart_file():
     now = datetime(2023, 12, 4, 12, tzinfo=UTC)
-    plan = plan_instantaneous_requests(datetime(2023, 11, 4, 8, tzinfo=UTC), now, now=now)
-    assert plan == [
+    requests = plan(datetime(2023, 11, 4, 8, tzinfo=UTC), now, now)
+    assert requests == [
         RequestWindow(
             "wateroffice", datetime(2023, 11, 4, 8, tzinfo=UTC), datetime(2023, 11, 4, 23, 59, 59, tzinfo=UTC)
         ),
         RequestWindow("datamart", datetime(2023, 11, 5, tzinfo=UTC), now, "daily"),
     ]
-    recent = plan_instantaneous_requests(now - timedelta(hours=36), now, now=now)
+    recent = plan(now - timedelta(hours=36), now, now)
     assert recent == [RequestWindow("datamart", now - timedelta(hours=36), now, "hourly")]
-    older = plan_instantaneous_requests(now - timedelta(hours=37), now, now=now)
+    older = plan(now - timedelta(hours=37), now, now)
     assert [w.frequency for w in older] == ["daily"]
 
 
@@ -605,8 +635,8 @@ def test_a_planner_chunk_of_max_chunk_is_one_water_office_request():
     now = datetime(2026, 6, 1, tzinfo=UTC)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     chunk = EcccHook().max_chunk("realtime_15min")
-    assert [w.service for w in plan_instantaneous_requests(start, start + chunk, now=now)] == ["wateroffice"]
-    assert len(plan_instantaneous_requests(start, start + chunk + timedelta(seconds=1), now=now)) == 2
+    assert [w.service for w in plan(start, start + chunk, now)] == ["wateroffice"]
+    assert len(plan(start, start + chunk + timedelta(seconds=1), now)) == 2
 
 
 def test_earliest_matches_the_retention_the_plan_applies():
@@ -614,7 +644,17 @@ def test_earliest_matches_the_retention_the_plan_applies():
     earliest = EcccHook().earliest("realtime_15min", now)
     assert earliest == datetime(2024, 11, 8, tzinfo=UTC)  # 00:00 UTC of (now - 570 days)
     assert EcccHook().earliest("daily_mean", now) is None
-    assert plan_instantaneous_requests(earliest - timedelta(days=1), earliest, now=now)[0].start == earliest
+    assert plan(earliest - timedelta(days=1), earliest, now)[0].start == earliest
+
+
+@pytest.mark.parametrize("data_type", ["daily_mean", "realtime_15min"])
+def test_a_window_longer_than_max_chunk_is_refused_not_re_chunked(replay, data_type):
+    hook = EcccHook(now=fixed_clock("2026-06-01T00:00:00+00:00"))
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    end = start + hook.max_chunk(data_type) + timedelta(seconds=1)
+    with pytest.raises(ConfigurationError, match=r"^eccc: station 08MF005: window .* is longer than one"):
+        hook.fetch_observations(PullStation("08MF005", Agency.EC), data_type, start, end)
+    assert replay.requests == []
 
 
 def test_max_chunk():
@@ -685,14 +725,13 @@ def test_daily_means_header_only_is_empty(replay):
 
 def test_daily_means_long_window_split_by_max_chunk(replay):
     replay.add(WATEROFFICE_DAILY_PATH, Response(200, fixture_bytes(WO_DAILY_EMPTY), dict(CSV_HEADERS)))
-    EcccHook().get_daily_means(
-        ["08MF005"], datetime(2000, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC)
-    )
+    pull_window(EcccHook(), "daily_mean", datetime(2000, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC))
     sent = [(r.arg("start_date"), r.arg("end_date")) for r in replay.requests_to(WATEROFFICE_DAILY_PATH)]
+    # The pull's chunks of 3,653 days share their boundary instant, hence their boundary day.
     assert sent == [
         ("2000-01-01", "2010-01-01"),
-        ("2010-01-02", "2020-01-03"),  # + 3,653 days (two leap days in between, 2012 and 2016)
-        ("2020-01-04", "2024-12-31"),
+        ("2010-01-01", "2020-01-02"),  # + 3,653 days (two leap days in between, 2012 and 2016)
+        ("2020-01-02", "2024-12-31"),
     ]
     for first, last in sent:
         assert date.fromisoformat(last) - date.fromisoformat(first) <= WATEROFFICE_DAILY_MAX_SPAN

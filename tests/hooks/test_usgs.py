@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from streamflow.configurations import StationSpec
 from streamflow.errors import (
+    ConfigurationError,
     PayloadError,
     PermanentSourceError,
     StationNotFoundError,
@@ -28,6 +30,8 @@ from streamflow.errors import (
 )
 from streamflow.canonical import OBSERVATION_COLUMNS, OBSERVATION_DTYPES, empty_observations
 from streamflow.hooks.usgs import UsgsWaterDataHook
+from streamflow.vocabulary import Agency, DataType
+from streamflow.windows import Window, chunk_window
 
 from streamflow.testing.replay import ReplayServer, Response
 
@@ -300,6 +304,17 @@ def test_continuous_time_without_offset_is_a_payload_error(replay, hook):
         )
 
 
+def pull_window(hook, data_type: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """What the station pull does with a long window: chunk it once, fetch chunk by chunk."""
+    chunks = chunk_window(
+        Window(start, end), source=hook.source, data_type=DataType(data_type),
+        max_chunk=hook.max_chunk(data_type), now=end,
+    )
+    station = StationSpec("01646500", Agency.USGS)
+    frames = [hook.fetch_observations(station, data_type, c.start, c.end) for c in chunks]
+    return pd.concat(frames, ignore_index=True)
+
+
 def _intervals(requests) -> list[tuple[datetime, datetime]]:
     spans = []
     for request in requests:
@@ -323,7 +338,7 @@ def _intervals(requests) -> list[tuple[datetime, datetime]]:
 def test_long_continuous_windows_are_split_within_the_envelope(replay, hook, start, end, pieces):
     replay.add(CONTINUOUS, {"type": "FeatureCollection", "features": [], "numberReturned": 0, "links": []})
 
-    frame = hook.get_instantaneous(["01646500"], start, end)
+    frame = pull_window(hook, "realtime_15min", start, end)
 
     assert frame.empty
     spans = _intervals(replay.requests_to(CONTINUOUS))
@@ -338,12 +353,23 @@ def test_long_continuous_windows_are_split_within_the_envelope(replay, hook, sta
 def test_long_daily_windows_are_split_into_adjacent_date_ranges(replay, hook):
     replay.add(DAILY, {"type": "FeatureCollection", "features": [], "numberReturned": 0, "links": []})
 
-    hook.get_daily_means(["01646500"], datetime(2000, 1, 1, tzinfo=UTC), datetime(2012, 12, 31, tzinfo=UTC))
+    pull_window(hook, "daily_mean", datetime(2000, 1, 1, tzinfo=UTC), datetime(2012, 12, 31, tzinfo=UTC))
 
+    # Chunks share their boundary instant, so the boundary day is asked for by both (the upsert
+    # makes that harmless); no day is skipped.
     assert [sent(r, "time") for r in replay.requests_to(DAILY)] == [
         "2000-01-01/2009-12-29",  # 3,651 dates: the dates any 3,650-day window touches
-        "2009-12-30/2012-12-31",
+        "2009-12-29/2012-12-31",
     ]
+
+
+@pytest.mark.parametrize("data_type", ["daily_mean", "realtime_15min"])
+def test_a_window_longer_than_max_chunk_is_refused_not_re_chunked(replay, hook, data_type):
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    end = start + UsgsWaterDataHook.max_chunk(data_type) + timedelta(seconds=1)
+    with pytest.raises(ConfigurationError, match=r"^usgs: station 01646500: window .* is longer than one"):
+        hook.fetch_observations(StationSpec("01646500", Agency.USGS), data_type, start, end)
+    assert replay.requests == []
 
 
 @pytest.mark.parametrize("data_type", ["daily_mean", "realtime_15min"])

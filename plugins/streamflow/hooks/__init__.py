@@ -1,1 +1,1 @@
-"""One hook per service; each turns its service's spelling into our canonical shapes."""
+"""One hook per service: HTTP, paging, retries and error mapping; the payload parsers are ``streamflow.parsers``."""

@@ -1,16 +1,27 @@
-"""Shared HTTP plumbing for the service hooks: connection → base URL, status → our exception."""
+"""What every source hook shares.
+
+* :class:`ObservationHook`: the one method set the station pull uses (``source``,
+  ``fetch_observations``, ``max_chunk``, ``earliest``, ``station_metadata``). A hook fetches the
+  chunk it is given and never re-chunks: the window is cut once, by the pull
+  (:func:`streamflow.windows.chunk_window`); a longer one is a ``ConfigurationError``.
+* :class:`StreamflowHttpHook`: HTTP plumbing, connection → base URL, status → our exception.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from streamflow import __version__
+from streamflow.configurations import StationSpec
 from streamflow.errors import (
+    ConfigurationError,
     PayloadError,
     TransientSourceError,
     error_for_status,
@@ -18,8 +29,77 @@ from streamflow.errors import (
     redact_url,
     short_url,
 )
+from streamflow.timeutil import as_utc
+from streamflow.vocabulary import DataType
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 USER_AGENT = f"streamflow-dataops/{__version__} (+https://github.com/streamflow-dataops)"
+
+
+@dataclass(frozen=True)
+class PullStation(StationSpec):
+    """A station as a pull task sees it: the configured spec plus facts from ``master_stations``.
+
+    ``region`` is the state or province code (``MD``, ``BC``) for every agency; the ECCC hook
+    reads its Datamart folder from it.
+    """
+
+    region: str | None = None
+
+
+class ObservationHook:
+    """The method set every observation hook offers; the station pull talks to sources only through it."""
+
+    source: str = ""
+
+    def max_chunk(self, data_type: DataType | str) -> timedelta:
+        """Longest window (end - start) one :meth:`fetch_observations` call may cover."""
+        raise NotImplementedError
+
+    def earliest(self, data_type: DataType | str, now: datetime) -> datetime | None:
+        """The oldest instant the service still serves (the window planner clamps to it); ``None`` = no limit."""
+        return None
+
+    def station_metadata(self, station: StationSpec) -> dict[str, Any] | None:
+        """Name, position, time zone, region ... of the station, for its ``stations`` row."""
+        raise NotImplementedError
+
+    def fetch_observations(
+        self, station: StationSpec, data_type: DataType | str, start: datetime, end: datetime
+    ) -> pd.DataFrame:
+        """The station's observations in ``[start, end]`` as the canonical frame (one chunk, one fetch)."""
+        kind = DataType(data_type)
+        start, end = self.chunk_bounds(kind, start, end, station_number=station.station_number)
+        return self._fetch_observations(station, kind, start, end)
+
+    def _fetch_observations(
+        self, station: StationSpec, data_type: DataType, start: datetime, end: datetime
+    ) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def chunk_bounds(
+        self, data_type: DataType | str, start: datetime, end: datetime, *, station_number: str | None = None
+    ) -> tuple[datetime, datetime]:
+        """``start``, ``end`` in UTC, refused (``ConfigurationError``) when naive, reversed or longer than a chunk."""
+        start = as_utc(start, "start", source=self.source, station_number=station_number)
+        end = as_utc(end, "end", source=self.source, station_number=station_number)
+        if start > end:
+            raise ConfigurationError(
+                f"start {start.isoformat()} is after end {end.isoformat()}",
+                source=self.source,
+                station_number=station_number,
+            )
+        limit = self.max_chunk(data_type)
+        if end - start > limit:
+            raise ConfigurationError(
+                f"window {start.isoformat()} → {end.isoformat()} is longer than one {DataType(data_type).value} "
+                f"chunk ({limit.days} days); chunk it with streamflow.windows.chunk_window",
+                source=self.source,
+                station_number=station_number,
+            )
+        return start, end
 
 
 class StreamflowHttpHook(BaseHook):

@@ -10,20 +10,19 @@ Endpoints (base ``https://api.water.noaa.gov``, connection ``noaa_nwps``, no API
   National Water Model. Run = the series' ``referenceTime``; flow in ``units`` (``ft³/s``).
 
 NWPS spellings (``lid``, ``usgsId``, ``issuedTime``, ``secondary``, ``validTime``, ...) stay in
-this module; callers get ``ForecastRunData`` in cfs with UTC times. ``docs/sources.md`` (NOAA
+:mod:`streamflow.parsers.noaa` (pure); this hook keeps HTTP and error mapping, and callers get
+``ForecastRunData`` in cfs with UTC times. ``docs/sources.md`` (NOAA
 section) describes the rules: sentinels, units, which NWM member is kept.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
-
+from streamflow.canonical import ForecastRunData
 from streamflow.errors import (
     ConfigurationError,
     PayloadError,
@@ -32,27 +31,18 @@ from streamflow.errors import (
     redact_url,
     short_url,
 )
-from streamflow.canonical import ForecastRunData
 from streamflow.hooks.base import StreamflowHttpHook
-from streamflow.vocabulary import FORECAST_SOURCE, DataType, Source, Unit
+from streamflow.parsers.noaa import (
+    NWM_FALLBACK_MEMBER,
+    nwm_block,
+    nwm_members,
+    parse_gauge,
+    parse_nwm_run,
+    parse_rfc_forecast,
+)
+from streamflow.vocabulary import DataType, Source
 
 API_PREFIX = "/nwps/v1"
-
-# NWPS writes "no value" as these numbers (status/series: -999, thresholds: -9999) ...
-MISSING_NUMBERS = frozenset({-999.0, -9999.0})
-# ... and "no time" as the zero date of its Go backend.
-MISSING_TIME = "0001-01-01T00:00:00Z"
-
-# Flow units NWPS uses, as the factor that turns a value into cfs. Anything else is refused:
-# guessing a unit is how a 1000x error gets into the database.
-RFC_FLOW_UNITS: dict[str, Decimal] = {"kcfs": Decimal(1000), "cfs": Decimal(1)}
-NWM_FLOW_UNITS: dict[str, Decimal] = {
-    "ft³/s": Decimal(1),
-    "ft3/s": Decimal(1),
-    "ft^3/s": Decimal(1),
-    "cfs": Decimal(1),
-    "kcfs": Decimal(1000),
-}
 
 # data_type -> (the ``series`` query value, the key of that series in the answer)
 NWM_SERIES: dict[DataType, tuple[str, str]] = {
@@ -60,44 +50,6 @@ NWM_SERIES: dict[DataType, tuple[str, str]] = {
     DataType.NWM_MEDIUM_RANGE: ("medium_range", "mediumRange"),
     DataType.NWM_LONG_RANGE: ("long_range", "longRange"),
 }
-# The one series stored per NWM run: the deterministic run (short range: ``series``) or the
-# ensemble mean (medium/long range: ``mean``); ``member1`` only when NWPS sends neither.
-NWM_PRIMARY_KEYS = ("series", "mean")
-NWM_FALLBACK_MEMBER = "member1"
-_MEMBER_KEY = re.compile(r"^member(\d+)$")
-
-
-def _is_missing(value: Any) -> bool:
-    """``None``, ``""``, NWPS's numeric sentinels, NaN and the zero time all mean "no value"."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip() in ("", MISSING_TIME)
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float)):
-        return math.isnan(value) or float(value) in MISSING_NUMBERS
-    return False
-
-
-def _text(value: Any) -> str | None:
-    """A metadata field as a clean string, or ``None`` when NWPS says "no value"."""
-    if _is_missing(value) or isinstance(value, (dict, list)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _coordinate(value: Any) -> float | None:
-    if _is_missing(value) or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 class NoaaNwpsHook(StreamflowHttpHook):
     """Talks to the NOAA National Water Prediction Service API (``/nwps/v1``).
 
@@ -125,23 +77,8 @@ class NoaaNwpsHook(StreamflowHttpHook):
         station = station_number or lid
         path = self._path("gauges", lid)
         doc = self._fetch(path, station=station, what=f"gauge {lid}")
-        if not isinstance(doc, dict):
-            raise self._payload_error(
-                station, f"gauge {lid}: expected a JSON object, got {type(doc).__name__}", path
-            )
-        rfc = doc.get("rfc")
-        gauge = {
-            "lid": _text(doc.get("lid")),
-            "usgs_id": _text(doc.get("usgsId")),
-            "reach_id": _text(doc.get("reachId")),
-            "name": _text(doc.get("name")),
-            "time_zone": _text(doc.get("timeZone")),
-            "latitude": _coordinate(doc.get("latitude")),
-            "longitude": _coordinate(doc.get("longitude")),
-            "rfc": _text(rfc.get("abbreviation")) if isinstance(rfc, dict) else _text(rfc),
-        }
-        if gauge["lid"] is None:
-            raise self._payload_error(station, f"gauge {lid}: the answer has no 'lid'", path)
+        with self._payload(station, path):
+            gauge = parse_gauge(doc, lid)
         self.log.info(
             "noaa: station %s: NWPS gauge %s (usgs %s, reach %s, rfc %s)",
             station,
@@ -162,54 +99,27 @@ class NoaaNwpsHook(StreamflowHttpHook):
         lid = self._require_id(lid, "gauge id (LID)", station)
         path = self._path("gauges", lid, "stageflow", "forecast")
         doc = self._fetch(path, station=station, what=f"gauge {lid}")
-        if isinstance(doc, dict) and "data" not in doc and isinstance(doc.get("forecast"), dict):
-            doc = doc["forecast"]  # the whole /stageflow document: use its forecast block
-        if not isinstance(doc, dict):
-            raise self._payload_error(station, f"gauge {lid}: forecast is not a JSON object", path)
-        points = doc.get("data")
-        if points is None:
-            points = []
-        if not isinstance(points, list):
-            raise self._payload_error(station, f"gauge {lid}: forecast 'data' is not a list", path)
-        what = f"gauge {lid} forecast"
-        values, dropped = self._series(
-            points,
-            value_key="secondary",
-            units=doc.get("secondaryUnits"),
-            known_units=RFC_FLOW_UNITS,
-            station=station,
-            what=what,
-            path=path,
-        )
-        if not values:
+        with self._payload(station, path):
+            run, points, dropped, units = parse_rfc_forecast(doc, lid=lid, station=station)
+        if run is None:
             self.log.info(
                 "noaa: station %s: NWPS gauge %s has no flow forecast (%d points, %d missing)",
                 station,
                 lid,
-                len(points),
+                points,
                 dropped,
             )
             return None
-        run_date = self._run_time(
-            doc.get("issuedTime"), field="issuedTime", station=station, what=what, path=path
-        )
         self.log.info(
             "noaa: station %s: RFC forecast for gauge %s issued %s: %d values (%d missing dropped), %s → cfs",
             station,
             lid,
-            run_date.isoformat(),
-            len(values),
+            run.run_date.isoformat(),
+            len(run.values),
             dropped,
-            doc.get("secondaryUnits"),
+            units,
         )
-        return ForecastRunData(
-            station_number=station,
-            source=FORECAST_SOURCE[DataType.RFC_FORECAST],
-            data_type=DataType.RFC_FORECAST.value,
-            run_date=run_date,
-            unit=Unit.CFS.value,
-            values=values,
-        )
+        return run
 
     def get_nwm_forecast(
         self,
@@ -242,23 +152,14 @@ class NoaaNwpsHook(StreamflowHttpHook):
             ) from None
         path = self._path("reaches", reach, "streamflow")
         doc = self._fetch(path, station=station, what=f"NWM reach {reach}", params={"series": series})
-        if not isinstance(doc, dict):
-            raise self._payload_error(station, f"NWM reach {reach}: expected a JSON object", path)
-        if key not in doc:
-            raise self._payload_error(station, f"NWM reach {reach}: the answer has no '{key}' series", path)
-        block = doc[key]
-        if not block:  # unrequested or unavailable series come back as {}
+        with self._payload(station, path):
+            block = nwm_block(doc, key=key, reach=reach)
+        if block is None:
             self.log.info("noaa: station %s: NWM reach %s has no %s forecast", station, reach, series)
             return []
-        if not isinstance(block, dict):
-            raise self._payload_error(station, f"NWM reach {reach}: '{key}' is not a JSON object", path)
-
-        members = sorted(
-            (k for k in block if _MEMBER_KEY.match(k)), key=lambda k: int(_MEMBER_KEY.match(k).group(1))
-        )
-        primary = next((k for k in NWM_PRIMARY_KEYS if k in block), None)
-        if primary is None and NWM_FALLBACK_MEMBER in block:
-            primary = NWM_FALLBACK_MEMBER
+        with self._payload(station, path):
+            primary, members, fell_back = nwm_members(block, key=key, reach=reach)
+        if fell_back:
             self.log.warning(
                 "noaa: station %s: NWM reach %s %s has no deterministic/mean series; using %s",
                 station,
@@ -266,20 +167,13 @@ class NoaaNwpsHook(StreamflowHttpHook):
                 series,
                 NWM_FALLBACK_MEMBER,
             )
-        if primary is None:
-            raise self._payload_error(
-                station,
-                f"NWM reach {reach}: '{key}' has none of {', '.join(NWM_PRIMARY_KEYS)} or members",
-                path,
-            )
         wanted = [primary] + ([m for m in members if m != primary] if include_members else [])
-        runs = []
-        for name in wanted:
-            run = self._nwm_run(
-                block[name], name=name, data_type=kind, station=station, reach=reach, key=key, path=path
-            )
-            if run is not None:
-                runs.append(run)
+        with self._payload(station, path):
+            parsed = [
+                parse_nwm_run(block[name], name=name, data_type=kind, station=station, reach=reach, key=key)
+                for name in wanted
+            ]
+        runs = [run for run in parsed if run is not None]
         if runs:
             self.log.info(
                 "noaa: station %s: NWM %s for reach %s, run %s: %d values (%s; %d members %s)",
@@ -326,114 +220,13 @@ class NoaaNwpsHook(StreamflowHttpHook):
             raise ConfigurationError(f"{label} is empty", source=self.source, station_number=station)
         return text
 
-    def _payload_error(self, station: str, message: str, path: str) -> PayloadError:
-        url = self.url(path)
-        return PayloadError(
-            f"{message} ({short_url(redact_url(url))})", source=self.source, station_number=station, url=url
-        )
-
-    def _time(self, value: Any, *, field: str, station: str, what: str, path: str) -> datetime | None:
-        """An NWPS timestamp (``2026-11-20T12:00:00Z``) as UTC; ``None`` for the zero time."""
-        if _is_missing(value):
-            return None
-        if not isinstance(value, str):
-            raise self._payload_error(station, f"{what}: {field} {value!r} is not a timestamp", path)
+    @contextmanager
+    def _payload(self, station: str, path: str) -> Iterator[None]:
+        """A parser's ``PayloadError`` leaves naming source, station and the URL it came from."""
         try:
-            when = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise self._payload_error(
-                station, f"{what}: {field} {value!r} is not a timestamp", path
+            yield
+        except PayloadError as exc:
+            url = self.url(path)
+            raise PayloadError(
+                f"{exc.reason} ({short_url(redact_url(url))})", source=self.source, station_number=station, url=url
             ) from None
-        if when.tzinfo is None:
-            raise self._payload_error(station, f"{what}: {field} {value!r} has no UTC offset", path)
-        return when.astimezone(timezone.utc)
-
-    def _run_time(self, value: Any, *, field: str, station: str, what: str, path: str) -> datetime:
-        run = self._time(value, field=field, station=station, what=what, path=path)
-        if run is None:
-            raise self._payload_error(station, f"{what}: has values but no {field} to identify the run", path)
-        return run
-
-    def _series(
-        self,
-        points: list,
-        *,
-        value_key: str,
-        units: Any,
-        known_units: dict[str, Decimal],
-        station: str,
-        what: str,
-        path: str,
-    ) -> tuple[tuple[tuple[datetime, float], ...], int]:
-        """``[(valid_time UTC, cfs), ...]`` sorted, one value per time, and how many were missing."""
-        by_time: dict[datetime, Decimal] = {}
-        dropped = 0
-        for point in points:
-            if not isinstance(point, dict):
-                raise self._payload_error(station, f"{what}: data point {point!r} is not an object", path)
-            raw = point.get(value_key)
-            valid = self._time(
-                point.get("validTime"), field="validTime", station=station, what=what, path=path
-            )
-            if _is_missing(raw) or valid is None:
-                dropped += 1
-                continue
-            if isinstance(raw, bool):
-                raise self._payload_error(station, f"{what}: {value_key} {raw!r} is not a number", path)
-            try:
-                # Decimal of the shortest repr: 1.43 kcfs becomes exactly 1430 cfs, not 1429.9999999999998.
-                number = Decimal(repr(raw) if isinstance(raw, float) else str(raw).strip())
-            except InvalidOperation:
-                raise self._payload_error(
-                    station, f"{what}: {value_key} {raw!r} is not a number", path
-                ) from None
-            if not number.is_finite():
-                dropped += 1
-                continue
-            by_time[valid] = number  # a repeated valid time: the later point wins
-        if not by_time:
-            return (), dropped
-        unit = str(units).strip() if units is not None else ""
-        if unit not in known_units:
-            shown = repr(unit) if unit else "missing"
-            raise self._payload_error(
-                station, f"{what}: flow unit {shown} is not one of {', '.join(known_units)}", path
-            )
-        factor = known_units[unit]
-        values = tuple((t, float(by_time[t] * factor)) for t in sorted(by_time))
-        return values, dropped
-
-    def _nwm_run(
-        self, block: Any, *, name: str, data_type: DataType, station: str, reach: str, key: str, path: str
-    ) -> ForecastRunData | None:
-        what = f"NWM reach {reach} {key}.{name}"
-        if not block:
-            return None
-        if not isinstance(block, dict):
-            raise self._payload_error(station, f"{what}: is not a JSON object", path)
-        points = block.get("data") or []
-        if not isinstance(points, list):
-            raise self._payload_error(station, f"{what}: 'data' is not a list", path)
-        values, _dropped = self._series(
-            points,
-            value_key="flow",
-            units=block.get("units"),
-            known_units=NWM_FLOW_UNITS,
-            station=station,
-            what=what,
-            path=path,
-        )
-        if not values:
-            return None
-        run_date = self._run_time(
-            block.get("referenceTime"), field="referenceTime", station=station, what=what, path=path
-        )
-        return ForecastRunData(
-            station_number=station,
-            source=FORECAST_SOURCE[data_type],
-            data_type=data_type.value,
-            run_date=run_date,
-            unit=Unit.CFS.value,
-            values=values,
-            member=None if name in NWM_PRIMARY_KEYS else name,
-        )

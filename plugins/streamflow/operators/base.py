@@ -1,30 +1,73 @@
-"""The shape every per-station pull operator shares: params → pull → outcome XCom."""
+"""The shape every per-station pull operator shares: station dict → pull → outcome XCom.
+
+``plan`` maps each pull task over station dicts ``{"station_number", "agency", "region",
+"params"}``: ``region`` is the station's state or province from ``master_stations`` (any agency),
+``params`` the run parameters ``plan`` already parsed (:meth:`RunParams.to_dict`), so a pull task
+never parses the trigger params again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
+from sqlalchemy import Engine, select
 
 from streamflow.configurations import StationSpec
+from streamflow.db import repository as repo
+from streamflow.db.engine import session_scope
+from streamflow.db.models import MasterStation, Station
 from streamflow.errors import StreamflowError
+from streamflow.hooks.base import PullStation
 from streamflow.hooks.streamflow_db import StreamflowDbHook
-from streamflow.planning import RunParams, parse_params
-from streamflow.pulls import PullTarget, StationOutcome
+from streamflow.outcomes import StationOutcome
+from streamflow.trigger_params import RunParams
 from streamflow.vocabulary import Agency, DataStrategy, DataType
 
 OUTCOME_KEY = "outcome"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PullTarget:
+    """The configuration facts a station pull needs (a slice of ``PullConfig``)."""
+
+    config_id: int
+    data_type: DataType
+    strategy: DataStrategy
+    pull_start_date: datetime
+
+
+def ensure_station_id(engine: Engine, station: StationSpec, metadata_source: Callable[[], dict | None]) -> int:
+    """``stations.id``, creating the row from master_stations or the service's metadata."""
+    with session_scope(engine) as session:
+        existing = session.execute(select(Station.id).where(Station.station_number == station.station_number)).scalar()
+        if existing is not None:
+            return existing
+        listed = session.execute(
+            select(MasterStation.id).where(MasterStation.station_number == station.station_number)
+        ).scalar()
+    metadata = None
+    if listed is None:
+        try:
+            metadata = metadata_source()
+        except StreamflowError as exc:  # metadata is a nicety; the data is what matters
+            log.warning("could not read site metadata (%s); the station row is created from its id", exc)
+    with session_scope(engine) as session:
+        return repo.ensure_station(session, station.station_number, station.agency.value, metadata)
 
 
 class StationPullOperator(BaseOperator):
     """Pull one station of one configuration; mapped over the stations ``plan`` selected.
 
-    ``station`` is ``{"station_number": ..., "agency": ..., "province": ...}``. The outcome
-    (window, chunks, rows fetched/written, progress, error) is pushed as XCom ``outcome`` whether
-    the pull succeeds or fails, so ``finalize`` can report every station.
+    The outcome (window, chunks, rows fetched/written, progress, error) is pushed as XCom
+    ``outcome`` whether the pull succeeds or fails, so ``finalize`` can report every station.
     """
 
     template_fields = ("station",)
@@ -56,13 +99,15 @@ class StationPullOperator(BaseOperator):
             pull_start_date=datetime.fromisoformat(self.pull_start_date),
         )
 
-    def station_spec(self) -> StationSpec:
-        return StationSpec(self.station["station_number"], Agency(self.station["agency"]))
+    def station_spec(self) -> PullStation:
+        return PullStation(
+            self.station["station_number"], Agency(self.station["agency"]), region=self.station.get("region")
+        )
 
     def execute(self, context) -> dict[str, Any]:
         if not self.station:
             raise AirflowSkipException("this station belongs to another source's pull task")
-        params = parse_params(context["params"])  # already validated by plan
+        params = RunParams.from_dict(self.station.get("params"))  # parsed and validated by plan
         engine = StreamflowDbHook().get_engine()
         spec = self.station_spec()
         try:
@@ -83,5 +128,5 @@ class StationPullOperator(BaseOperator):
         context["ti"].xcom_push(key=OUTCOME_KEY, value=outcome.to_dict())
         return outcome.to_dict()
 
-    def pull(self, engine, station: StationSpec, params: RunParams) -> StationOutcome:
+    def pull(self, engine: Engine, station: PullStation, params: RunParams) -> StationOutcome:
         raise NotImplementedError

@@ -1,4 +1,4 @@
-"""``plan`` and ``finalize``: the two ends of every configuration's DAG run (DESIGN §5)."""
+"""``plan`` and ``finalize``: the two ends of every configuration's DAG run (docs/adr/0004-dag-shape-and-outcomes.md)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from streamflow.db.engine import session_scope
 from streamflow.errors import ConfigurationError
 from streamflow.hooks.streamflow_db import StreamflowDbHook
 from streamflow.operators.base import OUTCOME_KEY
-from streamflow.planning import parse_params, select_stations
-from streamflow.pulls import summarize
-from streamflow.vocabulary import Agency
+from streamflow.outcomes import summarize
+from streamflow.trigger_params import parse_params, select_stations
 
 STATIONS_KEY = "stations"
 LOG_ID_KEY = "log_id"
@@ -26,8 +25,9 @@ LOG_ID_KEY = "log_id"
 class PlanOperator(BaseOperator):
     """Validate the trigger params, choose the run's stations, open the ``data_pull_logs`` row.
 
-    Returns the station dicts the pull tasks are mapped over, and pushes ``stations`` (their
-    numbers) and ``log_id`` for ``finalize``.
+    Returns the station dicts the pull tasks are mapped over (``station_number``, ``agency``,
+    ``region`` from ``master_stations`` and the parsed ``params``), and pushes ``stations``
+    (their numbers) and ``log_id`` for ``finalize``.
     """
 
     ui_color = "#e8f5e9"
@@ -61,13 +61,12 @@ class PlanOperator(BaseOperator):
                 stations_total=len(chosen),
                 start_time=datetime.now(timezone.utc),
             )
+        handed_on = params.to_dict()
         selected = []
         for number in chosen:
-            entry = dict(by_number[number])
             master = masters.get(number)
-            if entry["agency"] == Agency.EC.value and master is not None and master.state_code:
-                entry["province"] = master.state_code
-            selected.append(entry)
+            region = master.state_code if master is not None and master.state_code else None
+            selected.append({**by_number[number], "region": region, "params": handed_on})
         ti = context["ti"]
         ti.xcom_push(key=STATIONS_KEY, value=chosen)
         ti.xcom_push(key=LOG_ID_KEY, value=log_id)

@@ -1,4 +1,4 @@
-"""Smart append rules (DESIGN §6) as pure functions."""
+"""Window rules (docs/adr/0001-smart-append.md) as pure functions: plan, chunk, the ECCC seam."""
 
 from __future__ import annotations
 
@@ -6,8 +6,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from streamflow.trigger_params import RunParams
 from streamflow.errors import ConfigurationError
-from streamflow.planning import OVERLAP, RunParams, Window, parse_params, plan_window, select_stations, split_window
+from streamflow.windows import (
+    OVERLAP,
+    Window,
+    chunk_window,
+    datamart_seam,
+    eccc_realtime_request,
+    plan_window,
+    split_window,
+)
 from streamflow.vocabulary import DataStrategy, DataType
 
 UTC = timezone.utc
@@ -77,37 +86,34 @@ def test_naive_window_refused():
         Window(datetime(2026, 1, 1), NOW)
 
 
-def test_parse_params_accepts_the_documented_form():
-    params = parse_params(
-        {"stations": ["01646500"], "start_date": "2026-01-01T00:00:00Z", "end_date": None,
-         "data_strategy": "overwrite", "full_refresh": False},
-        now=NOW,
-    )
-    assert params == RunParams(("01646500",), datetime(2026, 1, 1, tzinfo=UTC), None, DataStrategy.OVERWRITE, False)
-    assert parse_params({}, now=NOW) == RunParams()
-    assert parse_params({"stations": "01646500, 02458502"}, now=NOW).stations == ("01646500", "02458502")
+def test_no_chunk_crosses_a_seam():
+    seam = START + timedelta(days=1500)
+    chunks = split_window(Window(START, START + timedelta(days=2500)), timedelta(days=1000), seam=seam)
+    assert [(c.start, c.end) for c in chunks] == [
+        (START, START + timedelta(days=1000)),
+        (START + timedelta(days=1000), seam),
+        (seam, START + timedelta(days=2500)),
+    ]
+    outside = split_window(Window(START, START + timedelta(days=10)), timedelta(days=20), seam=START)
+    assert len(outside) == 1
 
 
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        ({"start_date": "yesterday"}, "param start_date"),
-        ({"start_date": "2026-01-01T00:00:00"}, "param start_date: .* no time zone"),
-        ({"start_date": "2030-01-01T00:00:00Z"}, "param start_date: .* future"),
-        ({"start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}, "param end_date"),
-        ({"data_strategy": "replace"}, "param data_strategy"),
-        ({"full_refresh": "yes"}, "param full_refresh"),
-        ({"stations": [1, 2]}, "param stations"),
-        ({"statoins": []}, "unknown param"),
-    ],
-)
-def test_parse_params_names_the_bad_param(raw, message):
-    with pytest.raises(ConfigurationError, match=message):
-        parse_params(raw, now=NOW)
+def test_only_eccc_realtime_chunks_split_at_the_datamart_seam():
+    window = Window(NOW - timedelta(days=60), NOW)
+    eccc = chunk_window(window, source="eccc", data_type=DataType.REALTIME_15MIN, max_chunk=timedelta(days=90), now=NOW)
+    assert [c.end for c in eccc] == [datamart_seam(NOW), NOW]
+    for source, kind in (("usgs", DataType.REALTIME_15MIN), ("eccc", DataType.DAILY_MEAN)):
+        assert len(chunk_window(window, source=source, data_type=kind, max_chunk=timedelta(days=90), now=NOW)) == 1
 
 
-def test_select_stations_subset_and_unknown():
-    assert select_stations(["a", "b", "c"], []) == ["a", "b", "c"]
-    assert select_stations(["a", "b", "c"], ["c", "a"]) == ["a", "c"]
-    with pytest.raises(ConfigurationError, match="param stations: zz not in this configuration"):
-        select_stations(["a", "b"], ["zz"])
+def test_an_eccc_chunk_maps_to_exactly_one_request():
+    seam = datamart_seam(NOW)
+    before = eccc_realtime_request(seam - timedelta(days=10), seam, now=NOW)
+    assert (before.service, before.end) == ("wateroffice", seam - timedelta(seconds=1))
+    after = eccc_realtime_request(seam, NOW, now=NOW)
+    assert (after.service, after.start, after.frequency) == ("datamart", seam, "daily")
+    assert eccc_realtime_request(NOW - timedelta(days=2000), NOW - timedelta(days=1990), now=NOW) is None
+    with pytest.raises(ConfigurationError, match="exceeds 90 days"):
+        eccc_realtime_request(NOW - timedelta(days=400), NOW - timedelta(days=300), now=NOW)
+    with pytest.raises(ConfigurationError, match="naive"):
+        eccc_realtime_request(datetime(2026, 1, 1), NOW, now=NOW)

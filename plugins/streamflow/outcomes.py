@@ -1,0 +1,59 @@
+"""What a run did: one :class:`StationOutcome` per station (pushed by each pull task as XCom
+``outcome``), folded by ``finalize`` into the run's ``data_pull_logs`` row (:func:`summarize`).
+See docs/adr/0004-dag-shape-and-outcomes.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class StationOutcome:
+    """What happened to one station in one run; recorded in ``data_pull_logs.details``."""
+
+    station_number: str
+    source: str
+    status: str = "success"  # success | nothing | skipped | failed
+    window: str | None = None
+    chunks_total: int = 0
+    chunks_done: int = 0
+    rows_fetched: int = 0
+    rows_written: int = 0
+    progress: str | None = None
+    message: str | None = None
+    retryable: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunSummary:
+    status: str
+    records_processed: int
+    stations_failed: list[str] = field(default_factory=list)
+    error_message: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def summarize(outcomes: list[dict[str, Any]], expected: list[str]) -> RunSummary:
+    """Fold per-station outcomes into the run's log row; a station with no outcome failed."""
+    by_station = {o["station_number"]: o for o in outcomes if o}
+    details: dict[str, Any] = {}
+    failed: list[str] = []
+    for number in expected:
+        outcome = by_station.get(number)
+        if outcome is None:
+            outcome = StationOutcome(number, "?", status="failed", message="the station's task ended without an outcome (killed, timed out or not run)").to_dict()
+        details[number] = outcome
+        if outcome["status"] == "failed":
+            failed.append(number)
+    records = sum(int(o.get("rows_written") or 0) for o in details.values())
+    error = None
+    if failed:
+        error = f"{len(failed)} of {len(expected)} station(s) failed: " + "; ".join(
+            f"{n}: {details[n].get('message')}" for n in failed
+        )
+    return RunSummary("failed" if failed else "success", records, failed, error, details)

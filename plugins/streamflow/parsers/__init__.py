@@ -1,0 +1,1 @@
+"""Pure payload → canonical shape functions, one module per source (no HTTP, no Airflow)."""

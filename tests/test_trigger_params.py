@@ -1,0 +1,79 @@
+"""Trigger params: one spec per parameter (form field + parser), parsed once by ``plan``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from streamflow.errors import ConfigurationError
+from streamflow.trigger_params import RunParams, parse_params, select_stations
+from streamflow.vocabulary import DataStrategy
+
+UTC = timezone.utc
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+
+
+def test_parse_params_accepts_the_documented_form():
+    params = parse_params(
+        {"stations": ["01646500"], "start_date": "2026-01-01T00:00:00Z", "end_date": None,
+         "data_strategy": "overwrite", "full_refresh": False},
+        now=NOW,
+    )
+    assert params == RunParams(("01646500",), datetime(2026, 1, 1, tzinfo=UTC), None, DataStrategy.OVERWRITE, False)
+    assert parse_params({}, now=NOW) == RunParams()
+    assert parse_params({"stations": "01646500, 02458502"}, now=NOW).stations == ("01646500", "02458502")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"start_date": "yesterday"}, "param start_date"),
+        ({"start_date": "2026-01-01T00:00:00"}, "param start_date: .* no time zone"),
+        ({"start_date": "2030-01-01T00:00:00Z"}, "param start_date: .* future"),
+        ({"start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}, "param end_date"),
+        ({"data_strategy": "replace"}, "param data_strategy"),
+        ({"full_refresh": "yes"}, "param full_refresh"),
+        ({"stations": [1, 2]}, "param stations"),
+        ({"statoins": []}, "unknown param"),
+    ],
+)
+def test_parse_params_names_the_bad_param(raw, message):
+    with pytest.raises(ConfigurationError, match=message):
+        parse_params(raw, now=NOW)
+
+
+def test_select_stations_subset_and_unknown():
+    assert select_stations(["a", "b", "c"], []) == ["a", "b", "c"]
+    assert select_stations(["a", "b", "c"], ["c", "a"]) == ["a", "c"]
+    with pytest.raises(ConfigurationError, match="param stations: zz not in this configuration"):
+        select_stations(["a", "b"], ["zz"])
+
+
+def test_run_params_survive_the_hand_over_from_plan_to_the_pulls():
+    parsed = parse_params(
+        {"stations": ["01646500"], "start_date": "2026-01-01T00:00:00Z", "end_date": "2026-02-01T00:00:00+01:00",
+         "data_strategy": "overwrite", "full_refresh": True},
+        now=NOW,
+    )
+    assert RunParams.from_dict(parsed.to_dict()) == parsed
+    assert RunParams.from_dict(None) == RunParams()
+
+
+def test_the_form_declares_each_param_parse_params_reads():
+    from streamflow.configurations import validate_configuration
+    from streamflow.trigger_params import PARAM_NAMES, trigger_params
+
+    config = validate_configuration(
+        {"id": 7, "name": "form", "data_type": "daily_mean", "data_strategy": "append",
+         "pull_start_date": "2020-01-01T00:00:00Z", "schedule_type": "manual", "is_enabled": True,
+         "stations": [{"station_number": "01646500", "agency": "USGS"}]}
+    )
+    form = trigger_params(config)
+    assert tuple(form) == PARAM_NAMES
+    defaults = {name: param.value for name, param in form.items()}
+    assert parse_params(defaults, now=NOW) == RunParams()
+    assert form["start_date"].schema["format"] == "date-time"
+    assert form["data_strategy"].schema["enum"] == [None, "append", "overwrite"]
+    assert "(append)" in form["data_strategy"].description
+    assert "01646500" in form["stations"].description
