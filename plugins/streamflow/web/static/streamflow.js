@@ -238,7 +238,9 @@
         box.dataset.seconds = seconds.toFixed(1);
         box.classList.replace("info", "success");
         if (gone) say(`The DAG ${dagId} is gone from Airflow's DAG list, ${seconds.toFixed(1)} s after the delete.`);
-        else say("The DAG ", link(), ` is up to date in Airflow, ${seconds.toFixed(1)} s after the save` +
+        const cell = document.getElementById("dag-cell");
+        if (cell && !gone) cell.replaceChildren(link(), now.data.is_paused ? " " : "", now.data.is_paused ? el("span", { class: "pill off" }, "paused") : "");
+        if (!gone) say("The DAG ", link(), ` is up to date in Airflow, ${seconds.toFixed(1)} s after the save` +
           (now.data.is_paused ? " (paused: unpause it in Airflow to let the scheduler run it)." : "."));
         return;
       }
