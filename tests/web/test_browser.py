@@ -85,7 +85,8 @@ def stack(tmp_path_factory) -> Iterator[AirflowStack]:
         # whose file token the page can use; a first-ever configuration waits for a folder scan).
         created = subprocess.run(
             [str(BIN / "streamflow"), "config", "create", "--name", "existing daily means", "--data-type",
-             "daily_mean", "--start", "2026-01-01", "--schedule", "manual", "--station", "01646500"],
+             "daily_mean", "--start", "2026-01-01", "--schedule", "daily", "--station", "01646500",
+             "--station", "01638500"],
             env=env, capture_output=True, text=True, timeout=120, check=False,
         )
         assert created.returncode == 0, created.stderr
@@ -120,6 +121,55 @@ def browser(stack):
             yield instance
         finally:
             instance.close()
+
+
+def _seed_history(streamflow_url: str, config_id: int) -> None:
+    """What two runs of configuration ``config_id`` would have left (written with the project's
+    repository functions): 30 days of daily means and a forecast for 01646500, its progress, one
+    successful run and one in which 01638500 failed."""
+    import math
+    from datetime import datetime, timedelta, timezone
+
+    import pandas as pd
+
+    from streamflow.canonical import ForecastRunData
+    from streamflow.db import repository as repo
+    from streamflow.db.engine import make_engine, session_scope
+
+    utc = timezone.utc
+    today = datetime.now(utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = pd.date_range(today - timedelta(days=34), today - timedelta(days=5), freq="D", tz="UTC")
+    flows = [9000 + 6000 * math.exp(-((i - 12) / 4) ** 2) + 800 * math.sin(i / 3) for i in range(len(days))]
+    engine = make_engine(streamflow_url)
+    try:
+        with session_scope(engine) as session:
+            station_id = repo.ensure_station(session, "01646500", "USGS")
+            frame = pd.DataFrame({"station_number": "01646500", "observed_at": days, "discharge": flows,
+                                  "unit": "cfs", "data_type": "daily_mean", "quality_code": "A"})
+            repo.upsert_observations(session, frame, {"01646500": station_id})
+            issued = today - timedelta(days=5, hours=-6)
+            repo.insert_forecast_run(session, station_id, ForecastRunData(
+                station_number="01646500", source="NOAA_RFC", data_type="rfc_forecast", run_date=issued, unit="cfs",
+                values=tuple((issued + timedelta(hours=6 * k), flows[-1] * (1 + 0.04 * k)) for k in range(1, 17))))
+            repo.advance_progress(session, config_id, "01646500", days[-1].to_pydatetime())
+            dag_id = f"streamflow_config_{config_id}"
+            for hours, status, run_id in ((30, "success", "scheduled__a"), (3, "failed", "manual__b")):
+                start = datetime.now(utc) - timedelta(hours=hours)
+                log_id = repo.open_pull_log(session, config_id=config_id, dag_id=dag_id, dag_run_id=run_id,
+                                            stations_total=2, start_time=start)
+                failed = status == "failed"
+                details = {
+                    "01646500": {"station_number": "01646500", "source": "usgs", "status": "nothing" if failed else "success",
+                                 "rows_fetched": 0 if failed else len(days), "rows_written": 0 if failed else len(days)},
+                    "01638500": {"station_number": "01638500", "source": "usgs", "status": "failed" if failed else "nothing",
+                                 "message": "usgs: station 01638500: service unavailable (HTTP 503 from …/collections/daily/items)"
+                                 if failed else None},
+                }
+                repo.close_pull_log(session, log_id, status=status, records_processed=0 if failed else len(days),
+                                    stations_failed=int(failed), details=details, end_time=start + timedelta(minutes=2),
+                                    error_message="1 of 2 station(s) failed: 01638500: usgs: service unavailable" if failed else None)
+    finally:
+        engine.dispose()
 
 
 def _shot(page, name: str) -> None:
@@ -170,7 +220,13 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
     frame.locator("#search-button").click()
     expect(frame.locator("#search-status")).to_contain_text("8 station(s) match")
     expect(frame.locator("#search-results tbody tr")).to_have_count(8)
+    # For a forecast type the results say which stations have a NOAA mapping (all of these do).
+    frame.locator("select[name=data_type]").select_option("rfc_forecast")
+    expect(frame.locator("#search-results th", has_text="NOAA mapping")).to_be_visible()
+    expect(frame.locator("#search-results tbody td.forecast-only", has_text="yes")).to_have_count(8)
     _shot(page, "02-station-search")
+    frame.locator("select[name=data_type]").select_option("daily_mean")
+    expect(frame.locator("#search-results th", has_text="NOAA mapping")).to_be_hidden()
     frame.locator("#add-all").click()
     expect(frame.locator("#selected-count")).to_have_text("8")
     frame.locator("#selected-stations tbody tr").filter(has_text="01595000").get_by_role("button", name="Remove").click()
@@ -235,15 +291,25 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
     page.wait_for_url(re.compile(rf"/dags/{dag_id}$"))
     expect(page.locator("iframe[title='Streamflow']")).to_have_count(0)
 
-    # The other pages, for the record.
+    # A configuration with history: hydrograph with its forecast, runs, a failing station on Health.
+    _seed_history(stack.streamflow_url, 1)
     page.goto(f"{stack.base_url}/plugin/streamflow")
     frame = page.frame_locator("iframe[title='Streamflow']")
+    frame.get_by_role("link", name="existing daily means").click()
+    expect(frame.locator("#hydrograph canvas").first).to_be_visible()
+    expect(frame.locator("#hydrograph-status")).to_contain_text("30 observed daily_mean value(s)")
+    expect(frame.locator("#hydrograph-status")).to_contain_text("1 forecast(s) overlaid")
+    expect(frame.locator("#runs")).to_contain_text("manual__b")
+    _shot(page, "09-detail-with-history")
     frame.get_by_role("link", name="Health").click()
     expect(frame.locator("h1")).to_have_text("Health at a glance")
-    _shot(page, "09-health")
+    expect(frame.locator("#failing")).to_contain_text("01638500")
+    expect(frame.locator("#stale")).to_contain_text("01646500")
+    expect(frame.locator("#failed")).to_contain_text("manual__b")
+    _shot(page, "10-health")
     page.goto(f"{stack.base_url}/streamflow/")  # the app on its own (outside the iframe) works too
     expect(page.locator("#configurations tbody tr")).to_have_count(2)
-    _shot(page, "10-configurations-standalone")
+    _shot(page, "11-configurations-standalone")
 
     # What the browser sent: our writes came from this origin (the iframe is same-origin).
     ours = [p for p in posts if "/streamflow/configurations" in p["url"]]

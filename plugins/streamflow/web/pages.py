@@ -221,18 +221,17 @@ def _form_options() -> dict[str, Any]:
 
 
 def _search_choices(session: Session) -> dict[str, list[str]]:
-    states = session.scalars(
-        select(MasterStation.state_code).distinct().where(MasterStation.state_code.is_not(None)).order_by(MasterStation.state_code)
-    ).all()
-    hucs = session.scalars(
-        select(func.substr(MasterStation.huc_code, 1, 2)).distinct()
-        .where(MasterStation.huc_code.is_not(None))
-        .order_by(func.substr(MasterStation.huc_code, 1, 2))
-    ).all()
-    agencies = session.scalars(
-        select(MasterStation.agency).distinct().where(MasterStation.agency.is_not(None)).order_by(MasterStation.agency)
-    ).all()
-    return {"states": [s for s in states if s], "hucs": [h for h in hucs if h and HUC2.match(h)], "agencies": list(agencies)}
+    """The values the search selects offer: states/provinces, 2-digit HUC regions, agencies."""
+
+    def distinct_values(column) -> list[str]:
+        return sorted({v for v in session.scalars(select(column).where(column.is_not(None)).distinct()) if v})
+
+    hucs = distinct_values(func.substr(MasterStation.huc_code, 1, 2))
+    return {
+        "states": distinct_values(MasterStation.state_code),
+        "hucs": [h for h in hucs if HUC2.match(h)],
+        "agencies": distinct_values(MasterStation.agency),
+    }
 
 
 def _station_facts(session: Session, numbers: list[str]) -> list[dict[str, Any]]:

@@ -107,7 +107,7 @@
       for (const s of page.results) {
         const added = selected.has(s.station_number);
         resultsBody.append(el("tr", {},
-          el("td", {}, el("button", { type: "button", class: added ? "link" : "", disabled: added,
+          el("td", {}, el("button", { type: "button", class: added ? "link small" : "small", disabled: added,
             onclick: () => add([s]) }, added ? "Added" : "Add")),
           el("td", {}, el("code", {}, s.station_number)), el("td", {}, s.agency || ""),
           el("td", { class: "clip-cell", title: s.station_name || "" }, s.station_name || ""),
