@@ -18,13 +18,12 @@ import os
 import re
 import shutil
 import subprocess
-import time
-import warnings
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import pytest
-import requests
+from streamflow.testing.replay import ReplayServer
 
 from tests.deploy.test_airflow_e2e import (
     ADMIN,
@@ -34,16 +33,18 @@ from tests.deploy.test_airflow_e2e import (
     AirflowStack,
     _environment,
     _free_port,
-    _group_alive,
 )
-from streamflow.testing.replay import ReplayServer
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 ARTIFACTS = Path(os.environ.get("STREAMFLOW_ARTIFACTS") or REPO / ".artifacts" / "browser")
 REPARSE_LIMIT_S = 30.0  # the issue's promise: the saved DAG shows in Airflow within 30 s
@@ -78,34 +79,51 @@ def stack(tmp_path_factory) -> Iterator[AirflowStack]:
         env["AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL"] = "600"
         env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] = "600"
         stack = AirflowStack(f"http://127.0.0.1:{port}", streamflow_url, env, replay, home / "logs")
-        init = subprocess.run(["bash", str(REPO / "docker" / "init.sh")], env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
+        init = subprocess.run(
+            ["bash", str(REPO / "docker" / "init.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert init.returncode == 0, f"docker/init.sh failed:\n{init.stdout}\n{init.stderr}"
         # One configuration exists before the browser creates its own (the DAG file then has a DAG
         # whose file token the page can use; a first-ever configuration waits for a folder scan).
         created = subprocess.run(
-            [str(BIN / "streamflow"), "config", "create", "--name", "existing daily means", "--data-type",
-             "daily_mean", "--start", "2026-01-01", "--schedule", "daily", "--station", "01646500",
-             "--station", "01638500"],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            [
+                str(BIN / "streamflow"),
+                "config",
+                "create",
+                "--name",
+                "existing daily means",
+                "--data-type",
+                "daily_mean",
+                "--start",
+                "2026-01-01",
+                "--schedule",
+                "daily",
+                "--station",
+                "01646500",
+                "--station",
+                "01638500",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert created.returncode == 0, created.stderr
-        try:
-            stack.start("api-server", "api-server")
-            stack.start("scheduler", "scheduler", "--skip-serve-logs")
-            stack.start("dag-processor", "dag-processor")
-            stack.wait_for("the API server", lambda: requests.get(
-                f"{stack.base_url}/api/v2/monitor/health", timeout=5).ok, START_TIMEOUT)
-            stack.login()
-            stack.wait_for("the existing configuration's DAG", lambda: stack.api(
-                "GET", "/dags", params={"dag_id_pattern": "streamflow_config_"}).json()["total_entries"], START_TIMEOUT)
+        with stack.running():
+            stack.wait_for(
+                "the existing configuration's DAG",
+                lambda: stack.api("GET", "/dags", params={"dag_id_pattern": "streamflow_config_"}).json()[
+                    "total_entries"
+                ],
+                START_TIMEOUT,
+            )
             yield stack
-        finally:
-            killed = stack.stop()
-            if killed:
-                warnings.warn(f"{', '.join(killed)} needed SIGKILL after 30 s of SIGTERM", stacklevel=1)
-            alive = [name for name, proc in stack.processes.items() if _group_alive(proc.pid)]
-            assert alive == [], f"processes left behind: {alive}"
 
 
 @pytest.fixture(scope="module")
@@ -128,46 +146,90 @@ def _seed_history(streamflow_url: str, config_id: int) -> None:
     repository functions): 30 days of daily means and a forecast for 01646500, its progress, one
     successful run and one in which 01638500 failed."""
     import math
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import pandas as pd
-
     from streamflow.canonical import ForecastRunData
     from streamflow.db import repository as repo
     from streamflow.db.engine import make_engine, session_scope
 
-    utc = timezone.utc
+    utc = UTC
     today = datetime.now(utc).replace(hour=0, minute=0, second=0, microsecond=0)
     days = pd.date_range(today - timedelta(days=34), today - timedelta(days=5), freq="D", tz="UTC")
-    flows = [9000 + 6000 * math.exp(-((i - 12) / 4) ** 2) + 800 * math.sin(i / 3) for i in range(len(days))]
+    flows = [9000 + 6000 * math.exp(-(((i - 12) / 4) ** 2)) + 800 * math.sin(i / 3) for i in range(len(days))]
     engine = make_engine(streamflow_url)
     try:
         with session_scope(engine) as session:
             station_id = repo.ensure_station(session, "01646500", "USGS")
-            frame = pd.DataFrame({"station_number": "01646500", "observed_at": days, "discharge": flows,
-                                  "unit": "cfs", "data_type": "daily_mean", "quality_code": "A"})
+            frame = pd.DataFrame(
+                {
+                    "station_number": "01646500",
+                    "observed_at": days,
+                    "discharge": flows,
+                    "unit": "cfs",
+                    "data_type": "daily_mean",
+                    "quality_code": "A",
+                }
+            )
             repo.upsert_observations(session, frame, {"01646500": station_id})
             issued = today - timedelta(days=5, hours=-6)
-            repo.insert_forecast_run(session, station_id, ForecastRunData(
-                station_number="01646500", source="NOAA_RFC", data_type="rfc_forecast", run_date=issued, unit="cfs",
-                values=tuple((issued + timedelta(hours=6 * k), flows[-1] * (1 + 0.04 * k)) for k in range(1, 17))))
+            repo.insert_forecast_run(
+                session,
+                station_id,
+                ForecastRunData(
+                    station_number="01646500",
+                    source="NOAA_RFC",
+                    data_type="rfc_forecast",
+                    run_date=issued,
+                    unit="cfs",
+                    values=tuple(
+                        (issued + timedelta(hours=6 * k), flows[-1] * (1 + 0.04 * k)) for k in range(1, 17)
+                    ),
+                ),
+            )
             repo.advance_progress(session, config_id, "01646500", days[-1].to_pydatetime())
             dag_id = f"streamflow_config_{config_id}"
             for hours, status, run_id in ((30, "success", "scheduled__a"), (3, "failed", "manual__b")):
                 start = datetime.now(utc) - timedelta(hours=hours)
-                log_id = repo.open_pull_log(session, config_id=config_id, dag_id=dag_id, dag_run_id=run_id,
-                                            stations_total=2, start_time=start)
+                log_id = repo.open_pull_log(
+                    session,
+                    config_id=config_id,
+                    dag_id=dag_id,
+                    dag_run_id=run_id,
+                    stations_total=2,
+                    start_time=start,
+                )
                 failed = status == "failed"
                 details = {
-                    "01646500": {"station_number": "01646500", "source": "usgs", "status": "nothing" if failed else "success",
-                                 "rows_fetched": 0 if failed else len(days), "rows_written": 0 if failed else len(days)},
-                    "01638500": {"station_number": "01638500", "source": "usgs", "status": "failed" if failed else "nothing",
-                                 "message": "usgs: station 01638500: service unavailable (HTTP 503 from …/collections/daily/items)"
-                                 if failed else None},
+                    "01646500": {
+                        "station_number": "01646500",
+                        "source": "usgs",
+                        "status": "nothing" if failed else "success",
+                        "rows_fetched": 0 if failed else len(days),
+                        "rows_written": 0 if failed else len(days),
+                    },
+                    "01638500": {
+                        "station_number": "01638500",
+                        "source": "usgs",
+                        "status": "failed" if failed else "nothing",
+                        "message": "usgs: station 01638500: service unavailable "
+                        "(HTTP 503 from …/collections/daily/items)"
+                        if failed
+                        else None,
+                    },
                 }
-                repo.close_pull_log(session, log_id, status=status, records_processed=0 if failed else len(days),
-                                    stations_failed=int(failed), details=details, end_time=start + timedelta(minutes=2),
-                                    error_message="1 of 2 station(s) failed: 01638500: usgs: service unavailable" if failed else None)
+                repo.close_pull_log(
+                    session,
+                    log_id,
+                    status=status,
+                    records_processed=0 if failed else len(days),
+                    stations_failed=int(failed),
+                    details=details,
+                    end_time=start + timedelta(minutes=2),
+                    error_message="1 of 2 station(s) failed: 01638500: usgs: service unavailable"
+                    if failed
+                    else None,
+                )
     finally:
         engine.dispose()
 
@@ -195,10 +257,10 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
 
     # Log in through Airflow's own login page.
     page.goto(f"{stack.base_url}/")
-    page.get_by_label(re.compile("username", re.I)).fill(ADMIN)
-    page.get_by_label(re.compile("password", re.I)).fill(passwords[ADMIN])
+    page.get_by_label(re.compile("username", re.IGNORECASE)).fill(ADMIN)
+    page.get_by_label(re.compile("password", re.IGNORECASE)).fill(passwords[ADMIN])
     _shot(page, "00-airflow-login")
-    page.get_by_role("button", name=re.compile("sign in|log in|login", re.I)).click()
+    page.get_by_role("button", name=re.compile("sign in|log in|login", re.IGNORECASE)).click()
     page.wait_for_url(re.compile(r"^(?!.*login).*$"))
 
     # Open Streamflow from Airflow's navigation.
@@ -229,7 +291,9 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
     expect(frame.locator("#search-results th", has_text="NOAA mapping")).to_be_hidden()
     frame.locator("#add-all").click()
     expect(frame.locator("#selected-count")).to_have_text("8")
-    frame.locator("#selected-stations tbody tr").filter(has_text="01595000").get_by_role("button", name="Remove").click()
+    frame.locator("#selected-stations tbody tr").filter(has_text="01595000").get_by_role(
+        "button", name="Remove"
+    ).click()
     expect(frame.locator("#selected-count")).to_have_text("7")
     _shot(page, "03-stations-selected")
 
@@ -316,7 +380,10 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
     assert ours and {p["origin"] for p in ours} == {stack.base_url}, ours
     assert any("parseDagFile" in p["url"] for p in posts)
     assert not [e for e in console_errors if "streamflow" in e.lower()], console_errors
-    (ARTIFACTS / "timings.json").write_text(json.dumps(
-        {"created_dag_visible_s": created_seconds, "disabled_dag_updated_s": disabled_seconds}, indent=2))
+    (ARTIFACTS / "timings.json").write_text(
+        json.dumps(
+            {"created_dag_visible_s": created_seconds, "disabled_dag_updated_s": disabled_seconds}, indent=2
+        )
+    )
     print(f"re-parse: new DAG visible after {created_seconds} s; disabled state after {disabled_seconds} s")
     context.close()

@@ -9,18 +9,17 @@ data (``streamflow.reference.load_reference``).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
 from sqlalchemy import func, select
-
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog, PullConfiguration, PullConfigurationStation, PullStationProgress
+
 from tests.web.conftest import BASE_URL, as_role
 
-UTC = timezone.utc
 POTOMAC_MD = ["01595000", "01595500", "01598500", "01603000", "01610000", "01613000", "01638500", "01646500"]
 
 
@@ -40,8 +39,12 @@ def reference(client):
 def config_id(reference) -> int:
     with session_scope() as session:
         config = repo.create_configuration(
-            session, name="Potomac daily", data_type="daily_mean", data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule_type="daily",
+            session,
+            name="Potomac daily",
+            data_type="daily_mean",
+            data_strategy="append",
+            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
+            schedule_type="daily",
             stations=[{"station_number": "01646500"}, {"station_number": "01638500"}],
         )
         return config.id
@@ -63,8 +66,14 @@ def post(client, path: str, data: dict | None = None, *, token: str | None = Non
 
 def form_data(**overrides) -> dict:
     data = {
-        "name": "Potomac at Little Falls", "description": "", "data_type": "daily_mean", "data_strategy": "append",
-        "pull_start_date": "2024-01-01", "schedule_type": "daily", "schedule_value": "", "is_enabled": "on",
+        "name": "Potomac at Little Falls",
+        "description": "",
+        "data_type": "daily_mean",
+        "data_strategy": "append",
+        "pull_start_date": "2024-01-01",
+        "schedule_type": "daily",
+        "schedule_value": "",
+        "is_enabled": "on",
         "stations": "01646500\n01638500",
     }
     data.update(overrides)
@@ -156,7 +165,9 @@ def test_cross_site_posts_are_refused(client, tokens, config_id):
     as_role(client, tokens, "admin")
     token = csrf(client)
     path = f"/streamflow/configurations/{config_id}/enabled"
-    assert post(client, path, {"enabled": "false"}, token=token, origin="http://evil.example").status_code == 403
+    assert (
+        post(client, path, {"enabled": "false"}, token=token, origin="http://evil.example").status_code == 403
+    )
     assert post(client, path, {"enabled": "false"}).status_code == 403  # no token
     assert post(client, path, {"enabled": "false"}, token="f" * 64).status_code == 403
     assert config_row(config_id)["is_enabled"] is True
@@ -178,26 +189,34 @@ def test_a_viewer_sees_no_edit_controls(client, tokens, config_id):
 
 def _field_errors(html: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    for key, message in re.findall(r'<p class="field-error" id="error-([a-z_]+)">(.*?)</p>', html, re.S):
+    for key, message in re.findall(r'<p class="field-error" id="error-([a-z_]+)">(.*?)</p>', html, re.DOTALL):
         errors.setdefault(key, []).append(unescape(message))
     return errors
 
 
 def test_create_saves_the_configuration_and_its_stations(client, tokens, reference):
     as_role(client, tokens, "user")
-    response = post(client, "/streamflow/configurations", form_data(schedule_type="cron", schedule_value="15 */6 * * *"),
-                    token=csrf(client))
+    response = post(
+        client,
+        "/streamflow/configurations",
+        form_data(schedule_type="cron", schedule_value="15 */6 * * *"),
+        token=csrf(client),
+    )
     assert response.status_code == 303
     new_id = int(re.search(r"/configurations/(\d+)\?", response.headers["location"]).group(1))
     row = config_row(new_id)
     assert row["name"] == "Potomac at Little Falls"
     assert (row["data_type"], row["data_strategy"], row["schedule_type"], row["schedule_value"]) == (
-        "daily_mean", "append", "cron", "15 */6 * * *")
+        "daily_mean",
+        "append",
+        "cron",
+        "15 */6 * * *",
+    )
     assert row["pull_start_date"] == datetime(2024, 1, 1, tzinfo=UTC)
     assert [s["station_number"] for s in row["stations"]] == ["01646500", "01638500"]
     assert row["stations"][0]["station_name"] == "POTOMAC RIVER NEAR WASH, DC LITTLE FALLS PUMP STA"
     detail = client.get(response.headers["location"])
-    assert 'id="reparse" data-dag-id="streamflow_config_%d"' % new_id in detail.text
+    assert f'id="reparse" data-dag-id="streamflow_config_{new_id}"' in detail.text
     assert "Configuration created." in detail.text
 
 
@@ -218,7 +237,9 @@ def test_create_saves_the_configuration_and_its_stations(client, tokens, referen
         ({"data_type": "rfc_forecast", "stations": "01491500"}, "stations", "have no NOAA mapping"),
     ],
 )
-def test_bad_input_gets_a_message_at_its_field_and_writes_nothing(client, tokens, config_id, overrides, field, words):
+def test_bad_input_gets_a_message_at_its_field_and_writes_nothing(
+    client, tokens, config_id, overrides, field, words
+):
     as_role(client, tokens, "admin")
     token = csrf(client)
     before, row_before = table_counts(), config_row(config_id)
@@ -237,8 +258,12 @@ def test_bad_input_gets_a_message_at_its_field_and_writes_nothing(client, tokens
 
 def test_every_error_is_listed_at_once(client, tokens, reference):
     as_role(client, tokens, "user")
-    response = post(client, "/streamflow/configurations",
-                    form_data(name="", data_type="nope", pull_start_date="soon", stations=""), token=csrf(client))
+    response = post(
+        client,
+        "/streamflow/configurations",
+        form_data(name="", data_type="nope", pull_start_date="soon", stations=""),
+        token=csrf(client),
+    )
     assert response.status_code == 422
     assert set(_field_errors(response.text)) == {"name", "data_type", "pull_start_date", "stations"}
 
@@ -257,8 +282,12 @@ def test_edit_changes_fields_and_stations(client, tokens, config_id):
     as_role(client, tokens, "user")
     form = client.get(f"/streamflow/configurations/{config_id}/edit").text
     assert 'value="Potomac daily"' in form and "01646500\n01638500" in form
-    data = form_data(name="Potomac, renamed", stations="01638500\n01613000", is_enabled=None, data_strategy="overwrite")
-    assert post(client, f"/streamflow/configurations/{config_id}", data, token=csrf(client)).status_code == 303
+    data = form_data(
+        name="Potomac, renamed", stations="01638500\n01613000", is_enabled=None, data_strategy="overwrite"
+    )
+    assert (
+        post(client, f"/streamflow/configurations/{config_id}", data, token=csrf(client)).status_code == 303
+    )
     row = config_row(config_id)
     assert (row["name"], row["is_enabled"], row["data_strategy"]) == ("Potomac, renamed", False, "overwrite")
     assert [s["station_number"] for s in row["stations"]] == ["01638500", "01613000"]
@@ -268,11 +297,16 @@ def test_edit_changes_fields_and_stations(client, tokens, config_id):
 def test_delete_needs_the_confirmation_step(client, tokens, config_id):
     as_role(client, tokens, "user")
     page = client.get(f"/streamflow/configurations/{config_id}/delete").text
-    assert "Yes, delete configuration #%d" % config_id in page and "Kept: every observation" in page
+    assert f"Yes, delete configuration #{config_id}" in page and "Kept: every observation" in page
     token = csrf(client)
     assert post(client, f"/streamflow/configurations/{config_id}/delete", {}, token=token).status_code == 422
     assert config_row(config_id)["name"] == "Potomac daily"
-    assert post(client, f"/streamflow/configurations/{config_id}/delete", {"confirm": "delete"}, token=token).status_code == 303
+    assert (
+        post(
+            client, f"/streamflow/configurations/{config_id}/delete", {"confirm": "delete"}, token=token
+        ).status_code
+        == 303
+    )
     assert client.get(f"/streamflow/configurations/{config_id}").status_code == 404
 
 
@@ -289,7 +323,12 @@ def test_clone_is_a_disabled_copy(client, tokens, config_id):
 def test_unknown_configuration_is_404_for_reads_and_writes(client, tokens, reference):
     as_role(client, tokens, "admin")
     assert client.get("/streamflow/configurations/9999").status_code == 404
-    assert post(client, "/streamflow/configurations/9999/enabled", {"enabled": "true"}, token=csrf(client)).status_code == 404
+    assert (
+        post(
+            client, "/streamflow/configurations/9999/enabled", {"enabled": "true"}, token=csrf(client)
+        ).status_code
+        == 404
+    )
 
 
 # --------------------------------------------------------------------------- escaping
@@ -299,13 +338,22 @@ def test_markup_in_names_renders_as_text(client, tokens, reference):
     evil = "<script>alert(1)</script>"
     with session_scope() as session:
         config = repo.create_configuration(
-            session, name=evil, description=f"desc {evil}", data_type="daily_mean", data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule_type="daily",
+            session,
+            name=evil,
+            description=f"desc {evil}",
+            data_type="daily_mean",
+            data_strategy="append",
+            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
+            schedule_type="daily",
             stations=[{"station_number": "01646500", "station_name": evil}],
         )
         config_id = config.id
     as_role(client, tokens, "viewer")
-    for path in ("/streamflow/", f"/streamflow/configurations/{config_id}", f"/streamflow/configurations/{config_id}/delete"):
+    for path in (
+        "/streamflow/",
+        f"/streamflow/configurations/{config_id}",
+        f"/streamflow/configurations/{config_id}/delete",
+    ):
         page = client.get(path).text
         assert evil not in page, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
@@ -319,29 +367,46 @@ def test_markup_in_names_renders_as_text(client, tokens, reference):
 
 def test_station_search_filters_pages_and_flags_mappings(client, tokens, reference):
     as_role(client, tokens, "viewer")
-    body = client.get("/streamflow/stations/search", params={"state": "md", "huc": "02", "text": "potomac",
-                                                              "data_type": "rfc_forecast"}).json()
+    body = client.get(
+        "/streamflow/stations/search",
+        params={"state": "md", "huc": "02", "text": "potomac", "data_type": "rfc_forecast"},
+    ).json()
     numbers = [r["station_number"] for r in body["results"]]
     assert body["total"] == 8 and body["forecast"] is True
     assert numbers == POTOMAC_MD  # ordered by number
     little_falls = next(r for r in body["results"] if r["station_number"] == "01646500")
     assert little_falls == {
-        "station_number": "01646500", "station_name": "POTOMAC RIVER NEAR WASH, DC LITTLE FALLS PUMP STA",
-        "agency": "USGS", "state": "MD", "huc": "02070008", "drainage_area_sqmi": 11560.0,
-        "noaa_mapped": True, "known": True,
+        "station_number": "01646500",
+        "station_name": "POTOMAC RIVER NEAR WASH, DC LITTLE FALLS PUMP STA",
+        "agency": "USGS",
+        "state": "MD",
+        "huc": "02070008",
+        "drainage_area_sqmi": 11560.0,
+        "noaa_mapped": True,
+        "known": True,
     }
     assert all(r["noaa_mapped"] for r in body["results"])
-    tuckahoe = client.get("/streamflow/stations/search", params={"text": "tuckahoe creek near ruthsburg"}).json()
+    tuckahoe = client.get(
+        "/streamflow/stations/search", params={"text": "tuckahoe creek near ruthsburg"}
+    ).json()
     assert [(r["station_number"], r["noaa_mapped"]) for r in tuckahoe["results"]] == [("01491500", False)]
-    second = client.get("/streamflow/stations/search", params={"state": "MD", "huc": "02", "text": "potomac",
-                                                                "offset": 5, "limit": 5}).json()
+    second = client.get(
+        "/streamflow/stations/search",
+        params={"state": "MD", "huc": "02", "text": "potomac", "offset": 5, "limit": 5},
+    ).json()
     assert [r["station_number"] for r in second["results"]] == numbers[5:8] and second["total"] == 8
 
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"huc": "2"}, "huc"), ({"huc": "0207"}, "huc"), ({"state": "ZZ"}, "state"), ({"agency": "NOAA"}, "agency"),
-     ({"limit": "501"}, "limit"), ({"offset": "-1"}, "offset")],
+    [
+        ({"huc": "2"}, "huc"),
+        ({"huc": "0207"}, "huc"),
+        ({"state": "ZZ"}, "state"),
+        ({"agency": "NOAA"}, "agency"),
+        ({"limit": "501"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+    ],
 )
 def test_station_search_refuses_bad_filters_by_name(client, tokens, reference, params, field):
     as_role(client, tokens, "viewer")
@@ -357,7 +422,6 @@ def test_station_search_refuses_bad_filters_by_name(client, tokens, reference, p
 def pulled(config_id):
     """What two runs of the configuration left behind: progress, logs with details, rows, a forecast."""
     import pandas as pd
-
     from streamflow.canonical import ForecastRunData
 
     now = datetime.now(UTC).replace(microsecond=0)
@@ -365,34 +429,84 @@ def pulled(config_id):
         station_id = repo.ensure_station(session, "01646500", "USGS")
         repo.ensure_station(session, "01638500", "USGS")
         days = pd.date_range("2024-03-01", periods=5, freq="D", tz="UTC")
-        frame = pd.DataFrame({
-            "station_number": "01646500", "observed_at": days, "discharge": [100.0, 110.0, 120.0, 130.0, 140.0],
-            "unit": "cfs", "data_type": "daily_mean", "quality_code": "A",
-        })
+        frame = pd.DataFrame(
+            {
+                "station_number": "01646500",
+                "observed_at": days,
+                "discharge": [100.0, 110.0, 120.0, 130.0, 140.0],
+                "unit": "cfs",
+                "data_type": "daily_mean",
+                "quality_code": "A",
+            }
+        )
         repo.upsert_observations(session, frame, {"01646500": station_id})
-        repo.insert_forecast_run(session, station_id, ForecastRunData(
-            station_number="01646500", source="NOAA_RFC", data_type="rfc_forecast",
-            run_date=datetime(2024, 3, 5, 12, tzinfo=UTC), unit="cms",
-            values=((datetime(2024, 3, 6, tzinfo=UTC), 4.0), (datetime(2024, 3, 7, tzinfo=UTC), 5.0)),
-        ))
+        repo.insert_forecast_run(
+            session,
+            station_id,
+            ForecastRunData(
+                station_number="01646500",
+                source="NOAA_RFC",
+                data_type="rfc_forecast",
+                run_date=datetime(2024, 3, 5, 12, tzinfo=UTC),
+                unit="cms",
+                values=((datetime(2024, 3, 6, tzinfo=UTC), 4.0), (datetime(2024, 3, 7, tzinfo=UTC), 5.0)),
+            ),
+        )
         repo.advance_progress(session, config_id, "01646500", datetime(2024, 3, 5, tzinfo=UTC))
-        ok = repo.open_pull_log(session, config_id=config_id, dag_id=f"streamflow_config_{config_id}",
-                                dag_run_id="scheduled__2024-03-05T00:00:00+00:00", stations_total=2,
-                                start_time=now - timedelta(hours=30))
-        repo.close_pull_log(session, ok, status="success", records_processed=5, stations_failed=0, error_message=None,
-                            end_time=now - timedelta(hours=29), details={
-                                "01646500": {"station_number": "01646500", "source": "usgs", "status": "success",
-                                             "rows_fetched": 5, "rows_written": 5, "window": "2024-03-01/2024-03-05"},
-                                "01638500": {"station_number": "01638500", "source": "usgs", "status": "nothing"}})
-        bad = repo.open_pull_log(session, config_id=config_id, dag_id=f"streamflow_config_{config_id}",
-                                 dag_run_id="manual__2024-03-06T00:00:00+00:00", stations_total=2,
-                                 start_time=now - timedelta(hours=2))
-        repo.close_pull_log(session, bad, status="failed", records_processed=0, stations_failed=1,
-                            error_message="1 of 2 station(s) failed: 01638500: usgs: HTTP 503",
-                            end_time=now - timedelta(hours=1), details={
-                                "01646500": {"station_number": "01646500", "source": "usgs", "status": "nothing"},
-                                "01638500": {"station_number": "01638500", "source": "usgs", "status": "failed",
-                                             "message": "usgs: station 01638500: HTTP 503 <b>down</b>"}})
+        ok = repo.open_pull_log(
+            session,
+            config_id=config_id,
+            dag_id=f"streamflow_config_{config_id}",
+            dag_run_id="scheduled__2024-03-05T00:00:00+00:00",
+            stations_total=2,
+            start_time=now - timedelta(hours=30),
+        )
+        repo.close_pull_log(
+            session,
+            ok,
+            status="success",
+            records_processed=5,
+            stations_failed=0,
+            error_message=None,
+            end_time=now - timedelta(hours=29),
+            details={
+                "01646500": {
+                    "station_number": "01646500",
+                    "source": "usgs",
+                    "status": "success",
+                    "rows_fetched": 5,
+                    "rows_written": 5,
+                    "window": "2024-03-01/2024-03-05",
+                },
+                "01638500": {"station_number": "01638500", "source": "usgs", "status": "nothing"},
+            },
+        )
+        bad = repo.open_pull_log(
+            session,
+            config_id=config_id,
+            dag_id=f"streamflow_config_{config_id}",
+            dag_run_id="manual__2024-03-06T00:00:00+00:00",
+            stations_total=2,
+            start_time=now - timedelta(hours=2),
+        )
+        repo.close_pull_log(
+            session,
+            bad,
+            status="failed",
+            records_processed=0,
+            stations_failed=1,
+            error_message="1 of 2 station(s) failed: 01638500: usgs: HTTP 503",
+            end_time=now - timedelta(hours=1),
+            details={
+                "01646500": {"station_number": "01646500", "source": "usgs", "status": "nothing"},
+                "01638500": {
+                    "station_number": "01638500",
+                    "source": "usgs",
+                    "status": "failed",
+                    "message": "usgs: station 01638500: HTTP 503 <b>down</b>",
+                },
+            },
+        )
     return config_id
 
 
@@ -405,25 +519,39 @@ def test_detail_page_shows_progress_runs_and_rows(client, tokens, pulled):
     runs = page.split('id="runs"')[1]
     assert runs.index("manual__2024-03-06") < runs.index("scheduled__2024-03-05")  # newest first
     assert "Per-station details (2)" in runs and "1 / 2" in runs
-    log_link = f"/dags/streamflow_config_{pulled}/runs/manual__2024-03-06T00%3A00%3A00%2B00%3A00/tasks/pull_usgs/mapped"
+    run = "manual__2024-03-06T00%3A00%3A00%2B00%3A00"
+    log_link = f"/dags/streamflow_config_{pulled}/runs/{run}/tasks/pull_usgs/mapped"
     assert log_link in page
 
 
 def test_hydrograph_returns_observed_and_the_latest_forecast_in_cfs(client, tokens, pulled):
     as_role(client, tokens, "viewer")
-    body = client.get(f"/streamflow/configurations/{pulled}/hydrograph", params={"station": "01646500"}).json()
+    body = client.get(
+        f"/streamflow/configurations/{pulled}/hydrograph", params={"station": "01646500"}
+    ).json()
     assert body["type"] == "daily_mean" and body["unit"] == "cfs" and body["truncated"] is False
     assert [v for _, v in body["observed"]] == [100.0, 110.0, 120.0, 130.0, 140.0]
     assert body["observed"][0][0] == "2024-03-01T00:00:00+00:00"
     (forecast,) = body["forecasts"]
     assert forecast["source"] == "NOAA_RFC" and forecast["issued"] == "2024-03-05T12:00:00+00:00"
-    assert forecast["points"] == [["2024-03-06T00:00:00Z", pytest.approx(4.0 * 35.31466672148859)],
-                                  ["2024-03-07T00:00:00Z", pytest.approx(5.0 * 35.31466672148859)]]
-    narrow = client.get(f"/streamflow/configurations/{pulled}/hydrograph",
-                        params={"station": "01646500", "start": "2024-03-02", "end": "2024-03-03"}).json()
+    assert forecast["points"] == [
+        ["2024-03-06T00:00:00Z", pytest.approx(4.0 * 35.31466672148859)],
+        ["2024-03-07T00:00:00Z", pytest.approx(5.0 * 35.31466672148859)],
+    ]
+    narrow = client.get(
+        f"/streamflow/configurations/{pulled}/hydrograph",
+        params={"station": "01646500", "start": "2024-03-02", "end": "2024-03-03"},
+    ).json()
     assert [v for _, v in narrow["observed"]] == [110.0, 120.0]
-    assert client.get(f"/streamflow/configurations/{pulled}/hydrograph", params={"station": "01491500"}).status_code == 404
-    bad = client.get(f"/streamflow/configurations/{pulled}/hydrograph", params={"station": "01646500", "start": "x"})
+    assert (
+        client.get(
+            f"/streamflow/configurations/{pulled}/hydrograph", params={"station": "01491500"}
+        ).status_code
+        == 404
+    )
+    bad = client.get(
+        f"/streamflow/configurations/{pulled}/hydrograph", params={"station": "01646500", "start": "x"}
+    )
     assert bad.status_code == 422 and "start" in bad.json()["errors"]
 
 
@@ -431,7 +559,9 @@ def test_health_lists_failing_stale_and_failed(client, tokens, pulled):
     as_role(client, tokens, "viewer")
     page = client.get("/streamflow/health").text
     failing = page.split('id="failing"')[1].split("</section>")[0]
-    assert "01638500" in failing and "HTTP 503 &lt;b&gt;down&lt;/b&gt;" in failing and "01646500" not in failing
+    assert (
+        "01638500" in failing and "HTTP 503 &lt;b&gt;down&lt;/b&gt;" in failing and "01646500" not in failing
+    )
     assert f'href="/streamflow/configurations/{pulled}"' in failing and "/tasks/pull_usgs/mapped" in failing
     stale = page.split('id="stale"')[1].split("</section>")[0]
     # daily schedule × 3: 01646500's last data (2024-03-05) is long ago; 01638500 never had any, but its
@@ -440,19 +570,31 @@ def test_health_lists_failing_stale_and_failed(client, tokens, pulled):
     failed = page.split('id="failed"')[1].split("</section>")[0]
     assert "manual__2024-03-06" in failed and "scheduled__2024-03-05" not in failed
     # A large multiple is configurable and validated.
-    assert client.get("/streamflow/health", params={"stale_daily_mean": "abc"}).text.count("give a number") == 1
+    assert (
+        client.get("/streamflow/health", params={"stale_daily_mean": "abc"}).text.count("give a number") == 1
+    )
 
 
 def test_configurations_list_columns_and_filters(client, tokens, pulled):
     with session_scope() as session:
         other = repo.create_configuration(
-            session, name="Forecasts", data_type="rfc_forecast", data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule_type="hourly", is_enabled=False,
+            session,
+            name="Forecasts",
+            data_type="rfc_forecast",
+            data_strategy="append",
+            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
+            schedule_type="hourly",
+            is_enabled=False,
             stations=[{"station_number": "01646500"}],
         )
         broken = repo.create_configuration(
-            session, name="Broken cron", data_type="daily_mean", data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule_type="cron", schedule_value="not cron",
+            session,
+            name="Broken cron",
+            data_type="daily_mean",
+            data_strategy="append",
+            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
+            schedule_type="cron",
+            schedule_value="not cron",
             stations=[{"station_number": "01646500"}],
         )
         other_id, broken_id = other.id, broken.id
@@ -461,13 +603,24 @@ def test_configurations_list_columns_and_filters(client, tokens, pulled):
     rows = page.split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
     assert len(rows) == 3
     first = rows[0]
-    for text in ("Potomac daily", "daily_mean", "append", ">2</td>", "@daily", "enabled", "failed", ">5</td>",
-                 f"streamflow_config_{pulled}"):
+    for text in (
+        "Potomac daily",
+        "daily_mean",
+        "append",
+        ">2</td>",
+        "@daily",
+        "enabled",
+        "failed",
+        ">5</td>",
+        f"streamflow_config_{pulled}",
+    ):
         assert text in first, text
     assert "schedule_value &#39;not cron&#39; is not a valid cron expression" in rows[2]
     assert "disabled" in rows[1] and "rfc_forecast" in rows[1]
     assert "1 station(s) failing now" in page
-    only = lambda **p: re.findall(r'href="/streamflow/configurations/(\d+)" class="clip"', client.get("/streamflow/", params=p).text)
+    only = lambda **p: re.findall(
+        r'href="/streamflow/configurations/(\d+)" class="clip"', client.get("/streamflow/", params=p).text
+    )
     assert only(enabled="no") == [str(other_id)]
     assert only(data_type="rfc_forecast") == [str(other_id)]
     assert only(q="broken") == [str(broken_id)]
@@ -480,8 +633,12 @@ def test_a_200_station_configuration_renders(client, tokens, reference):
     with session_scope() as session:
         numbers = [s.station_number for s in search_master_stations(session, agency="USGS", limit=200)]
         config = repo.create_configuration(
-            session, name="Two hundred", data_type="daily_mean", data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule_type="daily",
+            session,
+            name="Two hundred",
+            data_type="daily_mean",
+            data_strategy="append",
+            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
+            schedule_type="daily",
             stations=[{"station_number": n} for n in numbers],
         )
         config_id = config.id
@@ -490,7 +647,11 @@ def test_a_200_station_configuration_renders(client, tokens, reference):
     assert page.split('id="station-progress"')[1].count("<tr>") == 201  # header + 200
     form = client.get(f"/streamflow/configurations/{config_id}/edit").text
     assert form.count('"station_number"') == 200
-    response = post(client, f"/streamflow/configurations/{config_id}", form_data(name="Two hundred", stations="\n".join(numbers)),
-                    token=csrf(client))
+    response = post(
+        client,
+        f"/streamflow/configurations/{config_id}",
+        form_data(name="Two hundred", stations="\n".join(numbers)),
+        token=csrf(client),
+    )
     assert response.status_code == 303
     assert len(config_row(config_id)["stations"]) == 200

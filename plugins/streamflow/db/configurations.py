@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -28,7 +28,6 @@ from streamflow.db.models import (
 from streamflow.db.repository import get_configuration, get_master_stations
 from streamflow.vocabulary import FORECAST_SOURCE, OBSERVATION_TYPES, DataType, MappingTarget
 
-UTC = timezone.utc
 # Upper bounds of what one page request reads (no request reads unbounded rows).
 MAX_SERIES_POINTS = 20_000
 MAX_FORECAST_RUNS = 3
@@ -76,13 +75,17 @@ def update_configuration(
         wanted = [s["station_number"] for s in stations]
         kept = {row.station_number: row for row in config.stations if row.station_number in wanted}
         config.stations[:] = [row for row in config.stations if row.station_number in kept]
-        config.stations.extend(_station_rows(session, [s for s in stations if s["station_number"] not in kept]))
+        config.stations.extend(
+            _station_rows(session, [s for s in stations if s["station_number"] not in kept])
+        )
     config.updated_at = datetime.now(UTC)
     session.flush()
     return config
 
 
-def clone_configuration(session: Session, config_id: int, *, name: str | None = None) -> PullConfiguration | None:
+def clone_configuration(
+    session: Session, config_id: int, *, name: str | None = None
+) -> PullConfiguration | None:
     """A copy of the configuration and its stations, disabled (so it pulls nothing until enabled)."""
     source = get_configuration(session, config_id)
     if source is None:
@@ -100,8 +103,11 @@ def clone_configuration(session: Session, config_id: int, *, name: str | None = 
     for row in source.stations:
         copy.stations.append(
             PullConfigurationStation(
-                station_number=row.station_number, station_name=row.station_name, huc_code=row.huc_code,
-                state=row.state, agency=row.agency,
+                station_number=row.station_number,
+                station_name=row.station_name,
+                huc_code=row.huc_code,
+                state=row.state,
+                agency=row.agency,
             )
         )
     session.add(copy)
@@ -159,22 +165,19 @@ def rows_stored(session: Session, station_numbers: Iterable[str]) -> dict[str, d
     result: dict[str, dict[str, int]] = {n: {} for n in numbers}
     if not numbers:
         return result
-    observations = session.execute(
-        select(Station.station_number, DischargeObservation.type, func.count())
-        .join(DischargeObservation, DischargeObservation.station_id == Station.id)
-        .where(Station.station_number.in_(numbers))
-        .group_by(Station.station_number, DischargeObservation.type)
+    counted = (
+        (DischargeObservation.type, DischargeObservation.station_id),  # observations by data type
+        (ForecastRun.source, ForecastRun.station_id),  # forecast runs by source
     )
-    for number, kind, count in observations:
-        result[number][kind] = int(count)
-    forecasts = session.execute(
-        select(Station.station_number, ForecastRun.source, func.count())
-        .join(ForecastRun, ForecastRun.station_id == Station.id)
-        .where(Station.station_number.in_(numbers))
-        .group_by(Station.station_number, ForecastRun.source)
-    )
-    for number, source, count in forecasts:
-        result[number][source] = int(count)
+    for kind, station_id in counted:
+        rows = session.execute(
+            select(Station.station_number, kind, func.count())
+            .join(station_id.table, station_id == Station.id)
+            .where(Station.station_number.in_(numbers))
+            .group_by(Station.station_number, kind)
+        )
+        for number, key, count in rows:
+            result[number][key] = int(count)
     return result
 
 
@@ -205,11 +208,16 @@ def configuration_summaries(session: Session) -> list[ConfigurationSummary]:
     configs = list(session.scalars(select(PullConfiguration).order_by(PullConfiguration.id)))
     counts = dict(
         session.execute(
-            select(PullConfigurationStation.config_id, func.count()).group_by(PullConfigurationStation.config_id)
+            select(PullConfigurationStation.config_id, func.count()).group_by(
+                PullConfigurationStation.config_id
+            )
         ).all()
     )
     latest_ids = select(func.max(DataPullLog.id)).group_by(DataPullLog.config_id)
-    latest = {log.config_id: log for log in session.scalars(select(DataPullLog).where(DataPullLog.id.in_(latest_ids)))}
+    latest = {
+        log.config_id: log
+        for log in session.scalars(select(DataPullLog).where(DataPullLog.id.in_(latest_ids)))
+    }
     stored = _rows_stored_per_configuration(session)
     summaries = []
     for config in configs:
@@ -237,7 +245,8 @@ def _rows_stored_per_configuration(session: Session) -> dict[int, int]:
         .join(Station, Station.station_number == PullConfigurationStation.station_number)
         .join(
             DischargeObservation,
-            (DischargeObservation.station_id == Station.id) & (DischargeObservation.type == PullConfiguration.data_type),
+            (DischargeObservation.station_id == Station.id)
+            & (DischargeObservation.type == PullConfiguration.data_type),
         )
         .where(PullConfiguration.data_type.in_(observation_types))
         .group_by(PullConfiguration.id)
@@ -277,7 +286,10 @@ class StationStatus:
 def recent_logs(session: Session, config_id: int, limit: int = RECENT_LOGS) -> list[DataPullLog]:
     return list(
         session.scalars(
-            select(DataPullLog).where(DataPullLog.config_id == config_id).order_by(DataPullLog.id.desc()).limit(limit)
+            select(DataPullLog)
+            .where(DataPullLog.config_id == config_id)
+            .order_by(DataPullLog.id.desc())
+            .limit(limit)
         )
     )
 
@@ -351,7 +363,11 @@ def observed_series(
 
 
 def latest_forecasts(
-    session: Session, station_number: str, *, sources: Sequence[str] | None = None, limit: int = MAX_FORECAST_RUNS
+    session: Session,
+    station_number: str,
+    *,
+    sources: Sequence[str] | None = None,
+    limit: int = MAX_FORECAST_RUNS,
 ) -> list[ForecastRun]:
     """The latest stored forecast run of each source (of ``sources``, default all), newest first."""
     query = (
@@ -367,7 +383,9 @@ def latest_forecasts(
     return sorted(newest.values(), key=lambda r: r.run_date, reverse=True)[:limit]
 
 
-def observation_range(session: Session, station_number: str, data_type: str) -> tuple[datetime | None, datetime | None]:
+def observation_range(
+    session: Session, station_number: str, data_type: str
+) -> tuple[datetime | None, datetime | None]:
     """First and last instant stored for the station and type."""
     first, last = session.execute(
         select(func.min(DischargeObservation.observed_at), func.max(DischargeObservation.observed_at))
@@ -409,7 +427,10 @@ def failing_stations(session: Session) -> list[FailingStation]:
     seen: set[tuple[int, str]] = set()
     failing: list[FailingStation] = []
     logs = session.scalars(
-        select(DataPullLog).where(DataPullLog.end_time.is_not(None)).order_by(DataPullLog.id.desc()).limit(500)
+        select(DataPullLog)
+        .where(DataPullLog.end_time.is_not(None))
+        .order_by(DataPullLog.id.desc())
+        .limit(500)
     )
     for log in logs:
         details = log.details if isinstance(log.details, dict) else {}
@@ -421,9 +442,14 @@ def failing_stations(session: Session) -> list[FailingStation]:
             if detail.get("status") == "failed":
                 failing.append(
                     FailingStation(
-                        config_id=log.config_id, config_name=names.get(log.config_id, "?"), dag_id=log.dag_id,
-                        run_id=log.dag_run_id, station_number=number, source=detail.get("source"),
-                        message=detail.get("message"), when=log.end_time,
+                        config_id=log.config_id,
+                        config_name=names.get(log.config_id, "?"),
+                        dag_id=log.dag_id,
+                        run_id=log.dag_run_id,
+                        station_number=number,
+                        source=detail.get("source"),
+                        message=detail.get("message"),
+                        when=log.end_time,
                     )
                 )
     return failing
@@ -442,16 +468,18 @@ def stale_stations(
     if not intervals:
         return []
     configs = session.scalars(
-        select(PullConfiguration).where(PullConfiguration.id.in_(list(intervals)), PullConfiguration.is_enabled.is_(True))
+        select(PullConfiguration).where(
+            PullConfiguration.id.in_(list(intervals)), PullConfiguration.is_enabled.is_(True)
+        )
     ).all()
     stale: list[StaleStation] = []
     for config in configs:
         limit = intervals[config.id] * multiples.get(config.data_type, 3.0)
         progress = dict(
             session.execute(
-                select(PullStationProgress.station_number, PullStationProgress.last_successful_pull_date).where(
-                    PullStationProgress.config_id == config.id
-                )
+                select(
+                    PullStationProgress.station_number, PullStationProgress.last_successful_pull_date
+                ).where(PullStationProgress.config_id == config.id)
             ).all()
         )
         # A configuration younger than the limit cannot be stale yet.
@@ -462,9 +490,13 @@ def stale_stations(
             if reference is not None and now - reference > limit:
                 stale.append(
                     StaleStation(
-                        config_id=config.id, config_name=config.name, data_type=config.data_type,
-                        station_number=row.station_number, last_successful=last,
-                        interval=intervals[config.id], limit=limit,
+                        config_id=config.id,
+                        config_name=config.name,
+                        data_type=config.data_type,
+                        station_number=row.station_number,
+                        last_successful=last,
+                        interval=intervals[config.id],
+                        limit=limit,
                     )
                 )
     return stale
@@ -475,7 +507,10 @@ def failed_runs(session: Session, *, since: datetime) -> list[tuple[DataPullLog,
     rows = session.execute(
         select(DataPullLog, PullConfiguration.name)
         .join(PullConfiguration, PullConfiguration.id == DataPullLog.config_id)
-        .where(DataPullLog.status == "failed", or_(DataPullLog.end_time >= since, DataPullLog.start_time >= since))
+        .where(
+            DataPullLog.status == "failed",
+            or_(DataPullLog.end_time >= since, DataPullLog.start_time >= since),
+        )
         .order_by(DataPullLog.id.desc())
         .limit(200)
     ).all()

@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -38,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from streamflow.configurations import DAG_ID_PREFIX, dag_id_for, validate_configuration, InvalidConfig
+from streamflow.configurations import DAG_ID_PREFIX, InvalidConfig, dag_id_for, validate_configuration
 from streamflow.db import configurations as cfg_repo
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
@@ -47,7 +47,6 @@ from streamflow.db.stations import count_master_stations, search_master_stations
 from streamflow.factory import PULL_TASK_IDS
 from streamflow.vocabulary import (
     CFS_PER_CMS,
-    FORECAST_SOURCE,
     OBSERVATION_TYPES,
     DataStrategy,
     DataType,
@@ -68,7 +67,6 @@ from streamflow.web.security import EditUser, can_edit, csrf_token
 log = logging.getLogger(__name__)
 router = APIRouter()
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescapes .html templates
-UTC = timezone.utc
 T = TypeVar("T")
 
 SEARCH_PAGE = 25
@@ -173,7 +171,10 @@ def airflow_dags(dag_ids: list[str]) -> dict[str, dict[str, Any]]:
         with create_session() as session:
             rows = session.execute(
                 select(
-                    DagModel.dag_id, DagModel.is_paused, DagModel.is_stale, DagModel.next_dagrun_create_after,
+                    DagModel.dag_id,
+                    DagModel.is_paused,
+                    DagModel.is_stale,
+                    DagModel.next_dagrun_create_after,
                     DagModel.has_import_errors,
                 ).where(DagModel.dag_id.in_(dag_ids))
             ).all()
@@ -186,7 +187,9 @@ def airflow_dags(dag_ids: list[str]) -> dict[str, dict[str, Any]]:
     }
 
 
-def task_log_url(airflow: str, dag_id: str | None, run_id: str | None, source: str | None = None) -> str | None:
+def task_log_url(
+    airflow: str, dag_id: str | None, run_id: str | None, source: str | None = None
+) -> str | None:
     """Airflow UI link to a run's task (the pull task of ``source``, else the run)."""
     if not dag_id or not run_id:
         return None
@@ -281,19 +284,27 @@ def configurations_page(request: Request, user: GetUserDep) -> HTMLResponse:
             continue
         checked = validate_configuration(rows.get(config.id, {"id": config.id}))
         dag = dags.get(dag_id_for(config.id), {})
-        items.append({
-            "summary": summary,
-            "config": config,
-            "dag_id": dag_id_for(config.id),
-            "schedule": schedule_label(config.schedule_type, config.schedule_value),
-            "errors": checked.errors if isinstance(checked, InvalidConfig) else (),
-            "next_run": dag.get("next_run") if config.is_enabled else None,
-            "in_airflow": bool(dag) and not dag.get("is_stale"),
-            "paused": dag.get("is_paused"),
-        })
+        items.append(
+            {
+                "summary": summary,
+                "config": config,
+                "dag_id": dag_id_for(config.id),
+                "schedule": schedule_label(config.schedule_type, config.schedule_value),
+                "errors": checked.errors if isinstance(checked, InvalidConfig) else (),
+                "next_run": dag.get("next_run") if config.is_enabled else None,
+                "in_airflow": bool(dag) and not dag.get("is_stale"),
+                "paused": dag.get("is_paused"),
+            }
+        )
     return _render(
-        request, "configurations.html", user, items=items, total=len(summaries), health=health,
-        filters={"enabled": enabled, "data_type": data_type, "q": text}, data_types=[t.value for t in DataType],
+        request,
+        "configurations.html",
+        user,
+        items=items,
+        total=len(summaries),
+        health=health,
+        filters={"enabled": enabled, "data_type": data_type, "q": text},
+        data_types=[t.value for t in DataType],
         deleted_dag=deleted if re.fullmatch(rf"{DAG_ID_PREFIX}\d+", deleted) else None,
     )
 
@@ -317,8 +328,16 @@ def _health_counts(session: Session) -> dict[str, int]:
 def new_configuration_page(request: Request, user: GetUserDep) -> HTMLResponse:
     form = ConfigurationForm(pull_start_date=(datetime.now(UTC) - timedelta(days=30)).date().isoformat())
     choices = _in_session(_search_choices)
-    return _render(request, "configuration_form.html", user, form=form, config=None, selected=[], choices=choices,
-                   **_form_options())
+    return _render(
+        request,
+        "configuration_form.html",
+        user,
+        form=form,
+        config=None,
+        selected=[],
+        choices=choices,
+        **_form_options(),
+    )
 
 
 @router.get("/configurations/{config_id}/edit", response_class=HTMLResponse, include_in_schema=False)
@@ -330,8 +349,17 @@ def edit_configuration_page(request: Request, config_id: int, user: GetUserDep) 
         return config, form, _station_facts(session, form.stations), _search_choices(session)
 
     config, form, selected, choices = _in_session(load)
-    return _render(request, "configuration_form.html", user, form=form, config=config, config_id=config_id,
-                   selected=selected, choices=choices, **_form_options())
+    return _render(
+        request,
+        "configuration_form.html",
+        user,
+        form=form,
+        config=config,
+        config_id=config_id,
+        selected=selected,
+        choices=choices,
+        **_form_options(),
+    )
 
 
 @router.post("/configurations", response_class=HTMLResponse, include_in_schema=False)
@@ -353,9 +381,18 @@ def _save(request: Request, user, form: ConfigurationForm, config_id: int | None
         if form.errors:
             session.rollback()
             selected = _station_facts(session, form.stations)
-            return _render(request, "configuration_form.html", user, status_code=422, form=form, config=config,
-                           config_id=config_id, selected=selected, choices=_search_choices(session),
-                           **_form_options())
+            return _render(
+                request,
+                "configuration_form.html",
+                user,
+                status_code=422,
+                form=form,
+                config=config,
+                config_id=config_id,
+                selected=selected,
+                choices=_search_choices(session),
+                **_form_options(),
+            )
         stations = [{"station_number": n} for n in form.stations]
         if config is None:
             config = repo.create_configuration(session, stations=stations, **form.columns())
@@ -403,8 +440,16 @@ def delete_confirmation_page(request: Request, config_id: int, user: GetUserDep)
         return config, logs, len(config.stations)
 
     config, logs, stations = _in_session(load)
-    return _render(request, "delete.html", user, config=config, config_id=config_id, logs=logs, stations=stations,
-                   dag_id=dag_id_for(config_id))
+    return _render(
+        request,
+        "delete.html",
+        user,
+        config=config,
+        config_id=config_id,
+        logs=logs,
+        stations=stations,
+        dag_id=dag_id_for(config_id),
+    )
 
 
 @router.post("/configurations/{config_id}/delete", include_in_schema=False)
@@ -439,11 +484,24 @@ def configuration_page(request: Request, config_id: int, user: GetUserDep) -> HT
     dag_id = dag_id_for(config_id)
     dag = airflow_dags([dag_id]).get(dag_id, {})
     kinds = sorted({k for s in statuses for k in s.rows})
-    is_forecast = DataType(config.data_type).is_forecast if config.data_type in {t.value for t in DataType} else False
+    is_forecast = (
+        DataType(config.data_type).is_forecast if config.data_type in {t.value for t in DataType} else False
+    )
     return _render(
-        request, "configuration.html", user, config=config, config_id=config_id, dag_id=dag_id, dag=dag,
-        errors=checked.errors if isinstance(checked, InvalidConfig) else (), statuses=statuses, logs=logs,
-        kinds=kinds, stored_key=cfg_repo.stored_key(config.data_type), is_forecast=is_forecast, mapped=mapped,
+        request,
+        "configuration.html",
+        user,
+        config=config,
+        config_id=config_id,
+        dag_id=dag_id,
+        dag=dag,
+        errors=checked.errors if isinstance(checked, InvalidConfig) else (),
+        statuses=statuses,
+        logs=logs,
+        kinds=kinds,
+        stored_key=cfg_repo.stored_key(config.data_type),
+        is_forecast=is_forecast,
+        mapped=mapped,
         schedule=schedule_label(config.schedule_type, config.schedule_value),
         reparse=request.query_params.get("reparse") == "1",
         observation_types=sorted(t.value for t in OBSERVATION_TYPES),
@@ -613,5 +671,15 @@ def health_page(request: Request, user: GetUserDep) -> HTMLResponse:
         )
 
     failing, stale, failed, configs = _in_session(load)
-    return _render(request, "health.html", user, failing=failing, stale=stale, failed=failed, configs=configs,
-                   multiples=multiples, multiple_errors=errors, now=now)
+    return _render(
+        request,
+        "health.html",
+        user,
+        failing=failing,
+        stale=stale,
+        failed=failed,
+        configs=configs,
+        multiples=multiples,
+        multiple_errors=errors,
+        now=now,
+    )

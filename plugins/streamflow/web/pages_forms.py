@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ STATION_SPLIT = re.compile(r"[\s,;]+")
 # Which form field a validation message of validate_configuration belongs to.
 _FIELD_OF_MESSAGE = (
     ("name", "name"),
+    ("description", "description"),
     ("data_type", "data_type"),
     ("data_strategy", "data_strategy"),
     ("pull_start_date", "pull_start_date"),
@@ -118,7 +119,7 @@ class ConfigurationForm:
 
 
 def _format_start(value: datetime) -> str:
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     if value.time() == datetime.min.time():
         return value.date().isoformat()
     return value.strftime("%Y-%m-%dT%H:%MZ")
@@ -131,11 +132,11 @@ def parse_start(text: str) -> datetime | None:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        value = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def airflow_schedule_problem(expression: str) -> str | None:
@@ -149,7 +150,9 @@ def airflow_schedule_problem(expression: str) -> str | None:
     return None
 
 
-def schedule_interval(schedule_type: str, schedule_value: str | None, *, now: datetime | None = None) -> timedelta | None:
+def schedule_interval(
+    schedule_type: str, schedule_value: str | None, *, now: datetime | None = None
+) -> timedelta | None:
     """How often a configuration runs (None for manual ones): the preset, or two cron fires apart."""
     from croniter import croniter
 
@@ -160,18 +163,27 @@ def schedule_interval(schedule_type: str, schedule_value: str | None, *, now: da
         except ValueError:
             return None
         return SCHEDULE_INTERVALS.get(kind)
-    aliases = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0",
-               "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"}
+    aliases = {
+        "@hourly": "0 * * * *",
+        "@daily": "0 0 * * *",
+        "@midnight": "0 0 * * *",
+        "@weekly": "0 0 * * 0",
+        "@monthly": "0 0 1 * *",
+        "@yearly": "0 0 1 1 *",
+        "@annually": "0 0 1 1 *",
+    }
     expression = aliases.get(expression, expression)
     try:
-        fires = croniter(expression, now or datetime.now(timezone.utc))
+        fires = croniter(expression, now or datetime.now(UTC))
         first = fires.get_next(datetime)
         return fires.get_next(datetime) - first
     except (ValueError, KeyError):
         return None
 
 
-def check_form(session: Session, form: ConfigurationForm, *, config_id: int | None = None) -> ConfigurationForm:
+def check_form(
+    session: Session, form: ConfigurationForm, *, config_id: int | None = None
+) -> ConfigurationForm:
     """Fill ``form.errors`` (field → messages); an empty dict means the form can be saved."""
     if form.pull_start_date and form.start is None:
         form.error(
@@ -213,11 +225,13 @@ def check_form(session: Session, form: ConfigurationForm, *, config_id: int | No
             mapped = cfg_repo.noaa_mapped(session, form.stations)
             unmapped = [n for n in form.stations if n not in mapped and n not in unknown]
             if unmapped:
-                shown = ", ".join(unmapped[:10]) + (f" and {len(unmapped) - 10} more" if len(unmapped) > 10 else "")
+                shown = ", ".join(unmapped[:10]) + (
+                    f" and {len(unmapped) - 10} more" if len(unmapped) > 10 else ""
+                )
                 form.error(
                     "stations",
-                    f"{len(unmapped)} station(s) have no NOAA mapping, so a {form.data_type} pull would skip them: "
-                    f"{shown}. Remove them, or tick 'allow stations without a NOAA mapping'.",
+                    f"{len(unmapped)} station(s) have no NOAA mapping, so a {form.data_type} pull would skip "
+                    f"them: {shown}. Remove them, or tick 'allow stations without a NOAA mapping'.",
                 )
     return form
 
