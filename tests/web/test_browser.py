@@ -371,9 +371,13 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
     expect(frame.locator("#stale")).to_contain_text("01646500")
     expect(frame.locator("#failed")).to_contain_text("manual__b")
     _shot(page, "10-health")
+    frame.get_by_role("link", name="Configurations").click()
+    expect(frame.locator("#configurations tbody tr")).to_have_count(2)
+    expect(frame.locator(".notice.warn")).to_contain_text("1 station(s) failing now")
+    _shot(page, "11-configurations-with-history")
     page.goto(f"{stack.base_url}/streamflow/")  # the app on its own (outside the iframe) works too
     expect(page.locator("#configurations tbody tr")).to_have_count(2)
-    _shot(page, "11-configurations-standalone")
+    _shot(page, "12-configurations-standalone")
 
     # What the browser sent: our writes came from this origin (the iframe is same-origin).
     ours = [p for p in posts if "/streamflow/configurations" in p["url"]]

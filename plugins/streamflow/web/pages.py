@@ -59,6 +59,7 @@ from streamflow.web.pages_forms import (
     MAX_STATIONS,
     ConfigurationForm,
     check_form,
+    parse_start,
     schedule_interval,
     schedule_label,
 )
@@ -519,8 +520,6 @@ def hydrograph(request: Request, config_id: int) -> JSONResponse:
         raw = params.get(key)
         if not raw:
             return None
-        from streamflow.web.pages_forms import parse_start
-
         value = parse_start(raw)
         if value is None:
             errors[key] = f"{raw!r} is not a date (2024-01-01 or 2024-01-01T06:00Z, UTC)"
