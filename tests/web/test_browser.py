@@ -148,88 +148,45 @@ def _seed_history(streamflow_url: str, config_id: int) -> None:
     import math
     from datetime import datetime, timedelta
 
-    import pandas as pd
-    from streamflow.canonical import ForecastRunData
     from streamflow.db import repository as repo
     from streamflow.db.engine import make_engine, session_scope
+    from streamflow.pulls import StationOutcome
 
-    utc = UTC
-    today = datetime.now(utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    days = pd.date_range(today - timedelta(days=34), today - timedelta(days=5), freq="D", tz="UTC")
+    from tests.web.history import record_run, store_daily_means, store_rfc_forecast
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = [today - timedelta(days=34 - i) for i in range(30)]
     flows = [9000 + 6000 * math.exp(-(((i - 12) / 4) ** 2)) + 800 * math.sin(i / 3) for i in range(len(days))]
+    issued = days[-1] + timedelta(hours=6)
+    forecast = [(issued + timedelta(hours=6 * k), flows[-1] * (1 + 0.04 * k)) for k in range(1, 17)]
+    down = "usgs: station 01638500: service unavailable (HTTP 503 from …/collections/daily/items)"
     engine = make_engine(streamflow_url)
     try:
         with session_scope(engine) as session:
-            station_id = repo.ensure_station(session, "01646500", "USGS")
-            frame = pd.DataFrame(
-                {
-                    "station_number": "01646500",
-                    "observed_at": days,
-                    "discharge": flows,
-                    "unit": "cfs",
-                    "data_type": "daily_mean",
-                    "quality_code": "A",
-                }
-            )
-            repo.upsert_observations(session, frame, {"01646500": station_id})
-            issued = today - timedelta(days=5, hours=-6)
-            repo.insert_forecast_run(
+            store_daily_means(session, "01646500", days, flows)
+            store_rfc_forecast(session, "01646500", issued, "cfs", forecast)
+            repo.advance_progress(session, config_id, "01646500", days[-1])
+            now = datetime.now(UTC)
+            record_run(
                 session,
-                station_id,
-                ForecastRunData(
-                    station_number="01646500",
-                    source="NOAA_RFC",
-                    data_type="rfc_forecast",
-                    run_date=issued,
-                    unit="cfs",
-                    values=tuple(
-                        (issued + timedelta(hours=6 * k), flows[-1] * (1 + 0.04 * k)) for k in range(1, 17)
-                    ),
-                ),
+                config_id,
+                "scheduled__a",
+                now - timedelta(hours=30),
+                [
+                    StationOutcome("01646500", "usgs", "success", rows_fetched=30, rows_written=30),
+                    StationOutcome("01638500", "usgs", "nothing"),
+                ],
             )
-            repo.advance_progress(session, config_id, "01646500", days[-1].to_pydatetime())
-            dag_id = f"streamflow_config_{config_id}"
-            for hours, status, run_id in ((30, "success", "scheduled__a"), (3, "failed", "manual__b")):
-                start = datetime.now(utc) - timedelta(hours=hours)
-                log_id = repo.open_pull_log(
-                    session,
-                    config_id=config_id,
-                    dag_id=dag_id,
-                    dag_run_id=run_id,
-                    stations_total=2,
-                    start_time=start,
-                )
-                failed = status == "failed"
-                details = {
-                    "01646500": {
-                        "station_number": "01646500",
-                        "source": "usgs",
-                        "status": "nothing" if failed else "success",
-                        "rows_fetched": 0 if failed else len(days),
-                        "rows_written": 0 if failed else len(days),
-                    },
-                    "01638500": {
-                        "station_number": "01638500",
-                        "source": "usgs",
-                        "status": "failed" if failed else "nothing",
-                        "message": "usgs: station 01638500: service unavailable "
-                        "(HTTP 503 from …/collections/daily/items)"
-                        if failed
-                        else None,
-                    },
-                }
-                repo.close_pull_log(
-                    session,
-                    log_id,
-                    status=status,
-                    records_processed=0 if failed else len(days),
-                    stations_failed=int(failed),
-                    details=details,
-                    end_time=start + timedelta(minutes=2),
-                    error_message="1 of 2 station(s) failed: 01638500: usgs: service unavailable"
-                    if failed
-                    else None,
-                )
+            record_run(
+                session,
+                config_id,
+                "manual__b",
+                now - timedelta(hours=3),
+                [
+                    StationOutcome("01646500", "usgs", "nothing"),
+                    StationOutcome("01638500", "usgs", "failed", message=down),
+                ],
+            )
     finally:
         engine.dispose()
 

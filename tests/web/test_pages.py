@@ -17,8 +17,10 @@ from sqlalchemy import func, select
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog, PullConfiguration, PullConfigurationStation, PullStationProgress
+from streamflow.pulls import StationOutcome
 
 from tests.web.conftest import BASE_URL, as_role
+from tests.web.history import record_run, store_daily_means, store_rfc_forecast
 
 POTOMAC_MD = ["01595000", "01595500", "01598500", "01603000", "01610000", "01613000", "01638500", "01646500"]
 
@@ -35,19 +37,24 @@ def reference(client):
         load_reference(session)
 
 
+def add_configuration(name: str, stations: list[str], **columns) -> int:
+    """A configuration written straight to the database (defaults: daily means, append, daily)."""
+    values = {
+        "data_type": "daily_mean",
+        "data_strategy": "append",
+        "schedule_type": "daily",
+        "pull_start_date": datetime(2024, 1, 1, tzinfo=UTC),
+        **columns,
+    }
+    with session_scope() as session:
+        specs = [{"station_number": n, "station_name": columns.get("station_name")} for n in stations]
+        values.pop("station_name", None)
+        return repo.create_configuration(session, name=name, stations=specs, **values).id
+
+
 @pytest.fixture
 def config_id(reference) -> int:
-    with session_scope() as session:
-        config = repo.create_configuration(
-            session,
-            name="Potomac daily",
-            data_type="daily_mean",
-            data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
-            schedule_type="daily",
-            stations=[{"station_number": "01646500"}, {"station_number": "01638500"}],
-        )
-        return config.id
+    return add_configuration("Potomac daily", ["01646500", "01638500"])
 
 
 def csrf(client) -> str:
@@ -336,18 +343,7 @@ def test_unknown_configuration_is_404_for_reads_and_writes(client, tokens, refer
 
 def test_markup_in_names_renders_as_text(client, tokens, reference):
     evil = "<script>alert(1)</script>"
-    with session_scope() as session:
-        config = repo.create_configuration(
-            session,
-            name=evil,
-            description=f"desc {evil}",
-            data_type="daily_mean",
-            data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
-            schedule_type="daily",
-            stations=[{"station_number": "01646500", "station_name": evil}],
-        )
-        config_id = config.id
+    config_id = add_configuration(evil, ["01646500"], description=f"desc {evil}", station_name=evil)
     as_role(client, tokens, "viewer")
     for path in (
         "/streamflow/",
@@ -421,91 +417,36 @@ def test_station_search_refuses_bad_filters_by_name(client, tokens, reference, p
 @pytest.fixture
 def pulled(config_id):
     """What two runs of the configuration left behind: progress, logs with details, rows, a forecast."""
-    import pandas as pd
-    from streamflow.canonical import ForecastRunData
-
     now = datetime.now(UTC).replace(microsecond=0)
+    days = [datetime(2024, 3, d, tzinfo=UTC) for d in range(1, 6)]
     with session_scope() as session:
-        station_id = repo.ensure_station(session, "01646500", "USGS")
+        store_daily_means(session, "01646500", days, [100.0, 110.0, 120.0, 130.0, 140.0])
         repo.ensure_station(session, "01638500", "USGS")
-        days = pd.date_range("2024-03-01", periods=5, freq="D", tz="UTC")
-        frame = pd.DataFrame(
-            {
-                "station_number": "01646500",
-                "observed_at": days,
-                "discharge": [100.0, 110.0, 120.0, 130.0, 140.0],
-                "unit": "cfs",
-                "data_type": "daily_mean",
-                "quality_code": "A",
-            }
-        )
-        repo.upsert_observations(session, frame, {"01646500": station_id})
-        repo.insert_forecast_run(
+        forecast = [(datetime(2024, 3, 6, tzinfo=UTC), 4.0), (datetime(2024, 3, 7, tzinfo=UTC), 5.0)]
+        store_rfc_forecast(session, "01646500", datetime(2024, 3, 5, 12, tzinfo=UTC), "cms", forecast)
+        repo.advance_progress(session, config_id, "01646500", days[-1])
+        window = "2024-03-01/2024-03-05"
+        record_run(
             session,
-            station_id,
-            ForecastRunData(
-                station_number="01646500",
-                source="NOAA_RFC",
-                data_type="rfc_forecast",
-                run_date=datetime(2024, 3, 5, 12, tzinfo=UTC),
-                unit="cms",
-                values=((datetime(2024, 3, 6, tzinfo=UTC), 4.0), (datetime(2024, 3, 7, tzinfo=UTC), 5.0)),
-            ),
+            config_id,
+            "scheduled__2024-03-05T00:00:00+00:00",
+            now - timedelta(hours=30),
+            [
+                StationOutcome("01646500", "usgs", "success", window=window, rows_fetched=5, rows_written=5),
+                StationOutcome("01638500", "usgs", "nothing"),
+            ],
         )
-        repo.advance_progress(session, config_id, "01646500", datetime(2024, 3, 5, tzinfo=UTC))
-        ok = repo.open_pull_log(
+        record_run(
             session,
-            config_id=config_id,
-            dag_id=f"streamflow_config_{config_id}",
-            dag_run_id="scheduled__2024-03-05T00:00:00+00:00",
-            stations_total=2,
-            start_time=now - timedelta(hours=30),
-        )
-        repo.close_pull_log(
-            session,
-            ok,
-            status="success",
-            records_processed=5,
-            stations_failed=0,
-            error_message=None,
-            end_time=now - timedelta(hours=29),
-            details={
-                "01646500": {
-                    "station_number": "01646500",
-                    "source": "usgs",
-                    "status": "success",
-                    "rows_fetched": 5,
-                    "rows_written": 5,
-                    "window": "2024-03-01/2024-03-05",
-                },
-                "01638500": {"station_number": "01638500", "source": "usgs", "status": "nothing"},
-            },
-        )
-        bad = repo.open_pull_log(
-            session,
-            config_id=config_id,
-            dag_id=f"streamflow_config_{config_id}",
-            dag_run_id="manual__2024-03-06T00:00:00+00:00",
-            stations_total=2,
-            start_time=now - timedelta(hours=2),
-        )
-        repo.close_pull_log(
-            session,
-            bad,
-            status="failed",
-            records_processed=0,
-            stations_failed=1,
-            error_message="1 of 2 station(s) failed: 01638500: usgs: HTTP 503",
-            end_time=now - timedelta(hours=1),
-            details={
-                "01646500": {"station_number": "01646500", "source": "usgs", "status": "nothing"},
-                "01638500": {
-                    "station_number": "01638500",
-                    "source": "usgs",
-                    "status": "failed",
-                    "message": "usgs: station 01638500: HTTP 503 <b>down</b>",
-                },
-            },
+            config_id,
+            "manual__2024-03-06T00:00:00+00:00",
+            now - timedelta(hours=2),
+            [
+                StationOutcome("01646500", "usgs", "nothing"),
+                StationOutcome(
+                    "01638500", "usgs", "failed", message="usgs: station 01638500: HTTP 503 <b>down</b>"
+                ),
+            ],
         )
     return config_id
 
@@ -576,28 +517,12 @@ def test_health_lists_failing_stale_and_failed(client, tokens, pulled):
 
 
 def test_configurations_list_columns_and_filters(client, tokens, pulled):
-    with session_scope() as session:
-        other = repo.create_configuration(
-            session,
-            name="Forecasts",
-            data_type="rfc_forecast",
-            data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
-            schedule_type="hourly",
-            is_enabled=False,
-            stations=[{"station_number": "01646500"}],
-        )
-        broken = repo.create_configuration(
-            session,
-            name="Broken cron",
-            data_type="daily_mean",
-            data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
-            schedule_type="cron",
-            schedule_value="not cron",
-            stations=[{"station_number": "01646500"}],
-        )
-        other_id, broken_id = other.id, broken.id
+    other_id = add_configuration(
+        "Forecasts", ["01646500"], data_type="rfc_forecast", schedule_type="hourly", is_enabled=False
+    )
+    broken_id = add_configuration(
+        "Broken cron", ["01646500"], schedule_type="cron", schedule_value="not cron"
+    )
     as_role(client, tokens, "viewer")
     page = client.get("/streamflow/").text
     rows = page.split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
@@ -632,16 +557,7 @@ def test_a_200_station_configuration_renders(client, tokens, reference):
 
     with session_scope() as session:
         numbers = [s.station_number for s in search_master_stations(session, agency="USGS", limit=200)]
-        config = repo.create_configuration(
-            session,
-            name="Two hundred",
-            data_type="daily_mean",
-            data_strategy="append",
-            pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
-            schedule_type="daily",
-            stations=[{"station_number": n} for n in numbers],
-        )
-        config_id = config.id
+    config_id = add_configuration("Two hundred", numbers)
     as_role(client, tokens, "user")
     page = client.get(f"/streamflow/configurations/{config_id}").text
     assert page.split('id="station-progress"')[1].count("<tr>") == 201  # header + 200
