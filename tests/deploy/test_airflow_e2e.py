@@ -20,6 +20,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -94,6 +95,24 @@ class AirflowStack:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         return killed
+
+    @contextmanager
+    def running(self) -> Iterator[AirflowStack]:
+        """API server, scheduler and DAG processor up and logged in; all stopped (and checked gone) after."""
+        try:
+            self.start("api-server", "api-server")
+            self.start("scheduler", "scheduler", "--skip-serve-logs")
+            self.start("dag-processor", "dag-processor")
+            self.wait_for("the API server", lambda: requests.get(
+                f"{self.base_url}/api/v2/monitor/health", timeout=5).ok, START_TIMEOUT)
+            self.login()
+            yield self
+        finally:
+            killed = self.stop()
+            if killed:
+                warnings.warn(f"{', '.join(killed)} needed SIGKILL after 30 s of SIGTERM", stacklevel=1)
+            alive = [name for name, proc in self.processes.items() if _group_alive(proc.pid)]
+            assert alive == [], f"processes left behind: {alive}"
 
     def diagnostics(self) -> str:
         parts = [f"--- {name} (exit {proc.poll()}) ---\n{_tail(self.logs / f'{name}.log')}"
@@ -203,20 +222,8 @@ def stack(tmp_path_factory) -> Iterator[AirflowStack]:
         assert created.returncode == 0, created.stderr
         stack.config_id = int(re.search(r"created configuration (\d+)", created.stdout).group(1))
 
-        try:
-            stack.start("api-server", "api-server")
-            stack.start("scheduler", "scheduler", "--skip-serve-logs")
-            stack.start("dag-processor", "dag-processor")
-            stack.wait_for("the API server", lambda: requests.get(
-                f"{stack.base_url}/api/v2/monitor/health", timeout=5).ok, START_TIMEOUT)
-            stack.login()
+        with stack.running():
             yield stack
-        finally:
-            killed = stack.stop()
-            if killed:
-                warnings.warn(f"{', '.join(killed)} needed SIGKILL after 30 s of SIGTERM", stacklevel=1)
-            alive = [name for name, proc in stack.processes.items() if _group_alive(proc.pid)]
-            assert alive == [], f"processes left behind: {alive}"
 
 
 def test_configuration_dags_are_listed(stack):
