@@ -1,4 +1,5 @@
-"""Alembic environment: takes an injected connection (tests, CLI) or builds one from settings."""
+"""Alembic environment: takes an injected connection (tests, CLI) or connects to the streamflow
+database that ``streamflow.db.url`` resolves (``docs/adr/0010-database-url.md``)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from alembic import context
 from streamflow.db.engine import make_engine
 from streamflow.db.migrate import include_object
 from streamflow.db.models import Base
+from streamflow.db.url import resolve_database_url
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+
+
+def _url() -> str:
+    """The ``sqlalchemy.url`` set by ``streamflow.db.migrate.alembic_config(engine)``, else the resolved one."""
+    return config.get_main_option("sqlalchemy.url") or resolve_database_url()
 
 
 def _configure(connection) -> None:
@@ -31,7 +38,7 @@ def _configure(connection) -> None:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url") or str(make_engine().url),
+        url=_url(),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
@@ -47,7 +54,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or None)
+    engine = make_engine(_url())
     try:
         with engine.connect() as connection:
             _configure(connection)

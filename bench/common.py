@@ -196,7 +196,7 @@ def now_utc() -> str:
 
 
 def _psycopg(url: str) -> str:
-    from streamflow.settings import normalize_url
+    from streamflow.db.url import normalize_url
 
     return normalize_url(url)
 

@@ -151,9 +151,8 @@ except KeyboardInterrupt:
     sys.exit(130)
 PY
 
-database=$(python -c 'from sqlalchemy.engine import make_url
-from streamflow.settings import database_url
-print(make_url(database_url()).render_as_string(hide_password=True))')
+database=$(python -c 'from streamflow.db.url import redacted, resolve_database_url
+print(redacted(resolve_database_url()))')
 password=$(python -c 'import json, os; print(json.load(open(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]))[os.environ["STREAMFLOW_ADMIN_USER"]])')
 cat <<EOF
 

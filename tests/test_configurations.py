@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -68,3 +68,104 @@ def test_invalid_rows_say_what_is_wrong(change, message):
 def test_all_problems_are_reported_at_once():
     result = validate_configuration(row(data_type="x", data_strategy="y", stations=[]), now=NOW)
     assert len(result.errors) == 3
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"id": "7"}, {"id": 7.5}, {"id": b"7"}, {"id": True},
+        {"name": b"\x00\xff"}, {"name": 12}, {"name": ["x"]}, {"description": b"\x00"}, {"description": 3},
+        {"data_type": b"daily_mean"}, {"data_type": ["daily_mean"]}, {"data_strategy": None}, {"schedule_type": 1.5},
+        {"schedule_value": 5}, {"schedule_value": b"* * * * *"}, {"schedule_value": {"cron": "x"}},
+        {"pull_start_date": b"\x01"}, {"pull_start_date": 12345}, {"pull_start_date": "yesterday"},
+        {"pull_start_date": "0001-01-01T00:00:00+14:00"}, {"pull_start_date": "9999-12-31T23:00:00-14:00"},
+        {"pull_start_date": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))},
+        {"stations": "01646500"}, {"stations": 5}, {"stations": {"station_number": "01646500"}},
+        {"stations": [None]}, {"stations": ["01646500"]}, {"stations": [{"station_number": 1646500}]},
+        {"stations": [{"station_number": b"01646500"}]}, {"stations": [{"station_number": "01646500", "agency": 7}]},
+        {"stations": [{"station_number": "01646500", "station_name": b"\xff"}]},
+        {"stations": [{"station_number": "0164\x1b6500"}]}, {"stations": [{"station_number": "1" * 51}]},
+    ],
+)
+def test_hostile_values_make_an_invalid_config_never_an_exception(change):
+    result = validate_configuration(row(**change), now=NOW)
+    assert isinstance(result, InvalidConfig), result
+    assert result.errors and all(isinstance(e, str) and len(e) < 400 for e in result.errors)
+    assert isinstance(result.name, str) and "\x00" not in result.name
+    with pytest.raises(ConfigurationError):
+        parse_configuration(row(**change), now=NOW)
+
+
+def test_not_even_a_mapping_is_an_invalid_config():
+    for hostile in (None, "row", 5, ["id", 7]):
+        result = validate_configuration(hostile, now=NOW)
+        assert isinstance(result, InvalidConfig) and result.dag_id == "streamflow_config_unknown"
+
+
+@pytest.mark.parametrize(
+    ("schedule_value", "message"),
+    [
+        ("* * * * * *", "five fields"),            # six fields: every second in Airflow
+        ("*/10 * * * * *", "finer than a minute"),
+        ("0 0 * * * * *", "five fields"),
+        ("0 0 30 2 *", "never fires"),
+        ("0 0 31 4,6,9,11 *", "never fires"),
+        ("@every_second", "not a valid cron"),
+    ],
+)
+def test_sub_minute_and_never_firing_schedules_are_refused(schedule_value, message):
+    result = validate_configuration(row(schedule_type="cron", schedule_value=schedule_value), now=NOW)
+    assert isinstance(result, InvalidConfig)
+    assert any(message in e for e in result.errors), result.errors
+
+
+@pytest.mark.parametrize("schedule_value", ["* * * * *", "0 0 29 2 *", "0 6 * * 1-5", "@monthly"])
+def test_every_minute_leap_days_and_presets_are_fine(schedule_value):
+    config = validate_configuration(row(schedule_type="cron", schedule_value=schedule_value), now=NOW)
+    assert isinstance(config, PullConfig) and config.schedule == schedule_value
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        (datetime(1849, 12, 31, 23, 59, tzinfo=UTC), "before 1850-01-01"),
+        (datetime(1, 1, 1, tzinfo=UTC), "before 1850-01-01"),
+        ("0001-01-01T00:00:00+14:00", "out of range"),
+        ("9999-12-31T23:00:00-14:00", "out of range"),
+        ("9999-12-31T00:00:00+14:00", "in the future"),
+    ],
+)
+def test_start_dates_are_bounded(start, message):
+    result = validate_configuration(row(pull_start_date=start), now=NOW)
+    assert isinstance(result, InvalidConfig)
+    assert any(message in e for e in result.errors), result.errors
+
+
+def test_start_date_bounds_are_inclusive():
+    assert isinstance(validate_configuration(row(pull_start_date=datetime(1850, 1, 1, tzinfo=UTC)), now=NOW), PullConfig)
+    assert isinstance(validate_configuration(row(pull_start_date=NOW), now=NOW), PullConfig)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "x" * 101}, "name is longer than 100 characters"),
+        ({"name": "x" * 10_000}, "name is longer than 100 characters"),
+        ({"description": "x" * 10_001}, "description is longer than 10,000 characters"),
+        ({"schedule_type": "cron", "schedule_value": "0 " + ",".join(str(h) for h in range(24)) + " * * *"},
+         "schedule_value is longer than 50 characters"),
+        ({"name": "Potomac\x1b]8;;http://evil.example\x07click\x1b]8;;\x07"}, "name contains control characters"),
+        ({"name": "two\nlines"}, "name contains control characters"),
+        ({"description": "bell\x07"}, "description contains control characters"),
+    ],
+)
+def test_lengths_and_control_characters_are_bounded(change, message):
+    result = validate_configuration(row(**change), now=NOW)
+    assert isinstance(result, InvalidConfig)
+    assert any(message in e for e in result.errors), result.errors
+    assert len(result.name) <= 100 and "\x1b" not in result.name
+
+
+def test_a_multiline_description_is_fine():
+    config = validate_configuration(row(description="line one\nline two\tindented\r\n"), now=NOW)
+    assert isinstance(config, PullConfig)

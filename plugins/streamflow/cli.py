@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -22,9 +23,17 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
+# Terminal escape sequences (CSI such as ESC[2J, OSC such as hyperlinks and titles, two-byte ESC x)
+# and the other C0/C1 control characters, tab and newline aside.
+_TERMINAL_CONTROL = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -~]?)|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
 def echo(message: str = "", *, file=None) -> None:
-    """Command output (not logging): results to stdout, problems to stderr."""
-    (file or sys.stdout).write(f"{message}\n")
+    """Command output (not logging): results to stdout, problems to stderr. Text from the database
+    or the command line is printed inert: escape sequences and control characters are dropped."""
+    (file or sys.stdout).write(f"{_TERMINAL_CONTROL.sub('', str(message))}\n")
 
 
 class BadInput(Exception):
@@ -38,7 +47,14 @@ def _parse_when(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or date-time (e.g. 2020-01-01)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)  # a bare date/time on the command line means UTC
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)  # the range (EARLIEST_START … now) is validation's rule
+    except OverflowError:
+        from streamflow.configurations import EARLIEST_START
+
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is out of range (start dates run from {EARLIEST_START.date().isoformat()} to now)"
+        ) from None
 
 
 def _session():
@@ -84,24 +100,50 @@ def cmd_db_build_reference(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- stations
 
 
-def _search(session, args: argparse.Namespace):
-    from streamflow.db.stations import search_master_stations
+def _filters(args: argparse.Namespace) -> dict:
+    return {"state": args.state, "huc": args.huc, "text": args.text, "agency": args.agency}
 
-    return search_master_stations(
-        session, state=args.state, huc=args.huc, text=args.text, agency=args.agency, limit=args.limit
-    )
+
+def _describe_filters(args: argparse.Namespace) -> str:
+    given = {"state": args.state, "HUC": args.huc, "text": args.text, "agency": args.agency}
+    return ", ".join(f"{name} {value!r}" for name, value in given.items() if value and value.strip())
+
+
+def _search(session, args: argparse.Namespace) -> tuple[list, int]:
+    """The stations matching the search filters (at most ``--limit``) and how many match in all."""
+    from streamflow.db.stations import count_master_stations, search_master_stations
+
+    rows = search_master_stations(session, **_filters(args), limit=args.limit)
+    matched = len(rows) if len(rows) < args.limit else count_master_stations(session, **_filters(args))
+    return rows, matched
+
+
+def _nothing_matches(session, args: argparse.Namespace) -> str:
+    from streamflow.db.stations import count_master_stations
+
+    message = f"no station in the master list matches {_describe_filters(args)}"
+    if count_master_stations(session) == 0:
+        message += " (the master list is empty: run `streamflow db load-reference`)"
+    return message
 
 
 def cmd_stations_search(args: argparse.Namespace) -> int:
     with _session() as session:
-        rows = _search(session, args)
+        rows, matched = _search(session, args)
         if args.json:
             echo(json.dumps([_station_dict(r) for r in rows], indent=2))
-            return EXIT_OK
-        echo(f"{'station':<16}{'agency':<7}{'state':<6}{'huc':<10}name")
-        for r in rows:
-            echo(f"{r.station_number:<16}{r.agency or '':<7}{r.state_code or '':<6}{r.huc_code or '':<10}{r.station_name}")
-        echo(f"{len(rows)} station(s)", file=sys.stderr)
+        else:
+            echo(f"{'station':<16}{'agency':<7}{'state':<6}{'huc':<10}name")
+            for r in rows:
+                echo(f"{r.station_number:<16}{r.agency or '':<7}{r.state_code or '':<6}{r.huc_code or '':<10}"
+                     f"{r.station_name}")
+        if not rows:
+            echo(_nothing_matches(session, args), file=sys.stderr)
+        elif matched > len(rows):
+            echo(f"{len(rows)} of {matched} matching stations shown (ordered by station number); "
+                 "raise --limit to see more", file=sys.stderr)
+        else:
+            echo(f"{len(rows)} station(s)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -147,9 +189,15 @@ def cmd_config_create(args: argparse.Namespace) -> int:
     with _session() as session:
         stations = [{"station_number": s, "agency": args.agency} for s in args.station or []]
         if args.state or args.huc or args.text:
+            found, matched = _search(session, args)
+            if not found:
+                raise BadInput(f"{_nothing_matches(session, args)}; nothing created")
+            if matched > len(found):
+                echo(f"the search matched {matched} stations; the first {len(found)} by station number are "
+                     "used (--limit)", file=sys.stderr)
             stations += [
                 {"station_number": r.station_number, "agency": r.agency}
-                for r in _search(session, args)
+                for r in found
                 if r.station_number not in {s["station_number"] for s in stations}
             ]
         if not stations:
@@ -266,10 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def search_filters(p: argparse.ArgumentParser) -> None:
         p.add_argument("--state", help="two-letter state or province code, e.g. CO or BC")
-        p.add_argument("--huc", help="hydrologic unit code prefix, e.g. 14 (region) or 1401")
+        p.add_argument("--huc", help="hydrologic unit code prefix of 2-12 digits (even), e.g. 14 (region) or 1401")
         p.add_argument("--text", help="text in the station name or number")
         p.add_argument("--agency", choices=["USGS", "EC"])
-        p.add_argument("--limit", type=int, default=50)
+        p.add_argument("--limit", type=int, default=50, help="show at most this many (says how many matched)")
 
     stations = sub.add_parser("stations", help="the master station list").add_subparsers(dest="command", required=True)
     p = stations.add_parser("search", help="search the master station list")
@@ -281,13 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True
     )
     p = config.add_parser("create", help="create a pull configuration")
-    p.add_argument("--name", required=True)
-    p.add_argument("--description")
+    p.add_argument("--name", required=True, help="at most 100 characters")
+    p.add_argument("--description", help="at most 10,000 characters")
     p.add_argument("--data-type", required=True, choices=[d.value for d in DataType])
     p.add_argument("--strategy", default="append", choices=[s.value for s in DataStrategy])
-    p.add_argument("--start", required=True, type=_parse_when, help="pull_start_date, ISO 8601 (UTC if no offset)")
+    p.add_argument("--start", required=True, type=_parse_when, help="pull_start_date, ISO 8601 (UTC if no offset), from 1850-01-01 to now")
     p.add_argument("--schedule", default="daily",
-                   help="hourly | daily | weekly | manual | a cron expression such as '0 6 * * *'")
+                   help="hourly | daily | weekly | manual | a five-field cron expression such as '0 6 * * *'")
     p.add_argument("--schedule-value", help="cron expression that overrides the schedule type")
     p.add_argument("--station", action="append", help="station id (repeatable)")
     p.add_argument("--agency-of-stations", dest="agency", choices=["USGS", "EC"],

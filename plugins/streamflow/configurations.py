@@ -1,19 +1,22 @@
 """Pull configurations as frozen value objects, and every rule about a valid row (no Airflow here).
 
 ``validate_configuration(row)`` never raises: it returns a ``PullConfig`` or an ``InvalidConfig``
-carrying every problem found, so one broken row cannot hide the others (DESIGN §5).
+carrying every problem found, whatever the row's values, so one broken row cannot hide the others
+(``docs/adr/0006-dag-file-never-raises.md``).
 ``parse_configuration`` raises ``ConfigurationError`` instead, for the CLI.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
+from streamflow.db.models import PullConfiguration, PullConfigurationStation
 from streamflow.errors import ConfigurationError
 from streamflow.vocabulary import Agency, DataStrategy, DataType, ScheduleType, infer_agency
 
@@ -85,13 +88,37 @@ class InvalidConfig:
         return dag_id_for(self.id) if self.id is not None else f"{DAG_ID_PREFIX}unknown"
 
 
+# What a row may hold: the model's column lengths (checked before the database refuses them), a
+# bound for the unbounded description, and the range of start dates (README.md, the CLI's help).
+NAME_MAX = PullConfiguration.__table__.c.name.type.length
+SCHEDULE_VALUE_MAX = PullConfiguration.__table__.c.schedule_value.type.length
+STATION_NUMBER_MAX = PullConfigurationStation.__table__.c.station_number.type.length
+DESCRIPTION_MAX = 10_000
+EARLIEST_START = datetime(1850, 1, 1, tzinfo=timezone.utc)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (ESC included)
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: its repr, cut short (a hostile row may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @dataclass
 class _Problems:
-    where: str
     items: list[str] = field(default_factory=list)
 
     def add(self, message: str) -> None:
         self.items.append(message)
+
+
+def start_date_problem(value: datetime, *, now: datetime | None = None) -> str | None:
+    """Why an aware ``pull_start_date`` is out of the supported range (1850-01-01 … now), or None."""
+    if value < EARLIEST_START:
+        return f"pull_start_date {value.isoformat()} is before {EARLIEST_START.date().isoformat()}"
+    if value > (now or datetime.now(timezone.utc)):
+        return f"pull_start_date {value.isoformat()} is in the future"
+    return None
 
 
 def _as_utc(value: Any, what: str, problems: _Problems) -> datetime | None:
@@ -100,45 +127,97 @@ def _as_utc(value: Any, what: str, problems: _Problems) -> datetime | None:
         return None
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            problems.add(f"{what} {value!r} is not an ISO 8601 date-time")
+            problems.add(f"{what} {_shown(value)} is not an ISO 8601 date-time")
             return None
     if not isinstance(value, datetime):
-        problems.add(f"{what} {value!r} is not a date-time")
+        problems.add(f"{what} {_shown(value)} is not a date-time")
         return None
     if value.tzinfo is None:
         problems.add(f"{what} {value.isoformat()} has no time zone (give UTC, e.g. {value.isoformat()}Z)")
         return None
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        problems.add(f"{what} {value.isoformat()} is out of range")
+        return None
 
 
-def valid_cron(expression: str) -> bool:
+def cron_problem(expression: str, *, now: datetime | None = None) -> str | None:
+    """Why ``expression`` is not a schedule we run, or None: a preset, or five cron fields that fire
+    at least once (six or seven fields mean seconds: nothing runs more often than every minute)."""
     expression = expression.strip()
     if expression.startswith("@"):
-        return expression in {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
-    return croniter.is_valid(expression)
+        if expression in {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}:
+            return None
+        return f"{_shown(expression)} is not a valid cron expression"
+    fields = expression.split()
+    if len(fields) != 5:
+        return (
+            f"{_shown(expression)} is not a valid cron expression: it needs five fields (minute hour day month "
+            "weekday); schedules finer than a minute are refused"
+        )
+    if not croniter.is_valid(expression):
+        return f"{_shown(expression)} is not a valid cron expression"
+    try:
+        croniter(expression, now or datetime.now(timezone.utc)).get_next(datetime)
+    except (CroniterBadDateError, ValueError, OverflowError):
+        return f"{_shown(expression)} never fires (no such date, e.g. 30 February)"
+    return None
 
 
-def _stations(raw: Iterable[Mapping[str, Any]] | None, problems: _Problems) -> tuple[StationSpec, ...]:
+def _text(row: Mapping[str, Any], key: str, problems: _Problems, *, limit: int, multiline: bool = False) -> str | None:
+    """A text column: ``None`` or a string within ``limit`` characters and without control characters."""
+    value = row.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.add(f"{key} is not text ({type(value).__name__} {_shown(value)})")
+        return None
+    if len(value) > limit:
+        problems.add(f"{key} is longer than {limit:,} characters ({len(value):,})")
+    checked = value.replace("\n", "").replace("\t", "").replace("\r", "") if multiline else value
+    if _CONTROL.search(checked):
+        problems.add(f"{key} contains control characters")
+    return value
+
+
+def _stations(raw: Any, problems: _Problems) -> tuple[StationSpec, ...]:
+    if raw is not None and (isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable)):
+        problems.add(f"stations is not a list ({type(raw).__name__})")
+        return ()
     specs: list[StationSpec] = []
     seen: set[str] = set()
-    for item in raw or ():
-        number = str(item.get("station_number") or "").strip()
+    for position, item in enumerate(raw or (), start=1):
+        if not isinstance(item, Mapping):
+            problems.add(f"station entry {position} is not a mapping ({_shown(item)})")
+            continue
+        number, agency_raw, name = (item.get(k) for k in ("station_number", "agency", "station_name"))
+        if number is not None and not isinstance(number, str):
+            problems.add(f"station entry {position}: station_number {_shown(number)} is not text")
+            continue
+        number = (number or "").strip()
         if not number:
             problems.add("a station has an empty station_number")
+            continue
+        if len(number) > STATION_NUMBER_MAX or _CONTROL.search(number):
+            problems.add(f"station {_shown(number)}: not a station id (at most {STATION_NUMBER_MAX} characters, no control characters)")
             continue
         if number in seen:
             problems.add(f"station {number} is listed twice")
             continue
         seen.add(number)
-        agency_raw = (item.get("agency") or "").strip().upper() if item.get("agency") else ""
+        if (agency_raw is not None and not isinstance(agency_raw, str)) or (name is not None and not isinstance(name, str)):
+            problems.add(f"station {number}: agency and station_name must be text")
+            continue
+        agency_raw = (agency_raw or "").strip().upper()
         agency: Agency | None
         if agency_raw:
             try:
                 agency = Agency(agency_raw)
             except ValueError:
-                problems.add(f"station {number}: unknown agency {agency_raw!r} (expected USGS or EC)")
+                problems.add(f"station {number}: unknown agency {_shown(agency_raw)} (expected USGS or EC)")
                 continue
         else:
             agency = infer_agency(number)
@@ -148,59 +227,88 @@ def _stations(raw: Iterable[Mapping[str, Any]] | None, problems: _Problems) -> t
                     "EC ids look like 08MF005); set the agency"
                 )
                 continue
-        specs.append(StationSpec(number, agency, item.get("station_name")))
+        specs.append(StationSpec(number, agency, name))
     if not specs and not any("station" in p for p in problems.items):
         problems.add("no stations")
     return tuple(specs)
 
 
+def _config_id(raw: Any) -> int | None:
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+
+
+def invalid_configuration(row: Any, errors: Iterable[str]) -> InvalidConfig:
+    """An ``InvalidConfig`` for ``row`` whatever it holds (a mapping or not, any column values)."""
+    get = row.get if isinstance(row, Mapping) else (lambda _key: None)
+    config_id = _config_id(get("id"))
+    name = get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX or _CONTROL.search(name):
+        name = f"configuration {config_id if config_id is not None else '(no id)'}"
+    data_type, description = get("data_type"), get("description")
+    return InvalidConfig(
+        id=config_id,
+        name=name.strip(),
+        errors=tuple(errors),
+        data_type=data_type if isinstance(data_type, str) else None,
+        description=description if isinstance(description, str) else None,
+    )
+
+
 def validate_configuration(row: Mapping[str, Any], *, now: datetime | None = None) -> PullConfig | InvalidConfig:
-    """Check one ``pull_configurations`` row (with ``stations``: a list of station dicts)."""
-    config_id = row.get("id")
-    name = str(row.get("name") or "").strip()
-    problems = _Problems(where=f"configuration {config_id}" + (f" ({name})" if name else ""))
-    if not name:
+    """Check one ``pull_configurations`` row (with ``stations``: a list of station dicts).
+
+    Never raises, whatever the row holds: a row that cannot even be read becomes an
+    ``InvalidConfig`` saying so (one broken row must not hide the others).
+    """
+    try:
+        return _validate(row, now=now)
+    except Exception as exc:  # noqa: BLE001 - reported as the row's problem, never raised
+        return invalid_configuration(row, [f"the row cannot be read: {type(exc).__name__}: {exc}"])
+
+
+def _validate(row: Mapping[str, Any], *, now: datetime | None) -> PullConfig | InvalidConfig:
+    if not isinstance(row, Mapping):
+        return invalid_configuration(row, [f"not a configuration row ({type(row).__name__})"])
+    problems = _Problems()
+    config_id = _config_id(row.get("id"))
+    if config_id is None and row.get("id") is not None:  # no id yet: a row about to be created
+        problems.add(f"id {_shown(row.get('id'))} is not an integer")
+    name = (_text(row, "name", problems, limit=NAME_MAX) or "").strip()
+    if not name and not any(p.startswith("name ") for p in problems.items):
         problems.add("name is empty")
-    elif len(name) > 100:
-        problems.add("name is longer than 100 characters")
+    description = _text(row, "description", problems, limit=DESCRIPTION_MAX, multiline=True)
 
     def enum(kind, key: str):
         raw = row.get(key)
         try:
-            return kind(str(raw).strip())
+            return kind(raw.strip()) if isinstance(raw, str) else kind(raw)
         except ValueError:
             allowed = ", ".join(m.value for m in kind)
-            problems.add(f"{key} {raw!r} is not one of: {allowed}")
+            problems.add(f"{key} {_shown(raw)} is not one of: {allowed}")
             return None
 
     data_type = enum(DataType, "data_type")
     strategy = enum(DataStrategy, "data_strategy")
     schedule_type = enum(ScheduleType, "schedule_type")
     start = _as_utc(row.get("pull_start_date"), "pull_start_date", problems)
-    if start is not None and start > (now or datetime.now(timezone.utc)):
-        problems.add(f"pull_start_date {start.isoformat()} is in the future")
+    if start is not None and (problem := start_date_problem(start, now=now)):
+        problems.add(problem)
 
-    schedule_value = (row.get("schedule_value") or "").strip() or None
-    if schedule_value and not valid_cron(schedule_value):
-        problems.add(f"schedule_value {schedule_value!r} is not a valid cron expression")
+    schedule_value = (_text(row, "schedule_value", problems, limit=SCHEDULE_VALUE_MAX) or "").strip() or None
+    if schedule_value and (problem := cron_problem(schedule_value, now=now)):
+        problems.add(f"schedule_value {problem}")
     if schedule_type == ScheduleType.CRON and not schedule_value:
         problems.add("schedule_type 'cron' needs a schedule_value (a cron expression)")
 
     stations = _stations(row.get("stations"), problems)
-    is_enabled = bool(row.get("is_enabled", True)) if row.get("is_enabled") is not None else True
+    is_enabled = True if row.get("is_enabled") is None else bool(row.get("is_enabled"))
 
     if problems.items:
-        return InvalidConfig(
-            id=config_id,
-            name=name or f"configuration {config_id}",
-            errors=tuple(problems.items),
-            data_type=str(row.get("data_type")) if row.get("data_type") else None,
-            description=row.get("description"),
-        )
+        return invalid_configuration(row, problems.items)
     return PullConfig(
-        id=int(config_id) if config_id is not None else 0,
+        id=config_id if config_id is not None else 0,
         name=name,
-        description=row.get("description"),
+        description=description,
         data_type=data_type,
         data_strategy=strategy,
         pull_start_date=start,

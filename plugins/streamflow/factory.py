@@ -240,17 +240,25 @@ def build_invalid_dag(config: InvalidConfig) -> DAG:
 
 
 def build_dags(rows: Iterable[Mapping[str, Any]], *, only_dag_id: str | None = None) -> dict[str, DAG]:
-    """Validate and build every row; one broken row never hides the others."""
+    """Validate and build every row; one broken row never hides the others.
+
+    Everything about a row happens inside its own protection: whatever its values, it ends as its
+    DAG or as an ``invalid`` DAG naming the problem.
+    """
+    from streamflow.configurations import invalid_configuration
+
     dags: dict[str, DAG] = {}
     for row in rows:
-        dag_id = f"{DAG_ID_PREFIX}{row.get('id')}"
-        if only_dag_id is not None and dag_id != only_dag_id:
-            continue
-        config = validate_configuration(row)
         try:
+            if only_dag_id is not None and f"{DAG_ID_PREFIX}{row.get('id')}" != only_dag_id:
+                continue
+            config = validate_configuration(row)
             dags[config.dag_id] = build_dag(config)
         except Exception as exc:  # noqa: BLE001 - becomes an invalid DAG, never a DAG file error
-            log.exception("configuration %s: building its DAG failed", row.get("id"))
-            broken = InvalidConfig(row.get("id"), str(row.get("name") or dag_id), (f"building the DAG failed: {exc}",))
-            dags[broken.dag_id] = build_invalid_dag(broken)
+            broken = invalid_configuration(row, [f"building the DAG failed: {type(exc).__name__}: {exc}"])
+            log.exception("%s: building its DAG failed", broken.dag_id)
+            try:
+                dags[broken.dag_id] = build_invalid_dag(broken)
+            except Exception:  # noqa: BLE001 - logged; the other rows still build
+                log.exception("%s: not even its invalid DAG could be built", broken.dag_id)
     return dags

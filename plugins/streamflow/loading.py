@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,19 +35,24 @@ def snapshot_path() -> Path:
 
 
 def _encode(rows: list[dict[str, Any]]) -> str:
-    def default(value: Any) -> str:
+    def default(value: Any) -> Any:
         if isinstance(value, datetime):
             return value.isoformat()
-        raise TypeError(f"cannot snapshot {type(value).__name__}")
+        # A value JSON cannot hold (a BLOB left in a text column) is kept as a marker that
+        # validation refuses again after a fallback, as it refused the original.
+        return {"unsupported_value": type(value).__name__}
 
     return json.dumps({"version": 1, "configurations": rows}, default=default, sort_keys=True)
 
 
 def write_snapshot(rows: list[dict[str, Any]], path: Path | None = None) -> None:
-    """Atomically replace the snapshot (write a temp file beside it, then rename)."""
+    """Atomically replace the snapshot (write a temp file beside it, then rename).
+
+    Never raises: the snapshot is a fallback, and failing to write it must not stop the DAGs.
+    """
     path = path or snapshot_path()
-    payload = _encode(rows)
     try:
+        payload = _encode(rows)
         if path.exists() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(payload.encode()).digest():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,8 +60,8 @@ def write_snapshot(rows: list[dict[str, Any]], path: Path | None = None) -> None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(payload)
         os.replace(tmp, path)
-    except OSError as exc:
-        log.warning("could not write the configuration snapshot %s: %s", path, exc)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("could not write the configuration snapshot %s: %s: %s", path, type(exc).__name__, exc)
 
 
 def read_snapshot(path: Path | None = None) -> list[dict[str, Any]] | None:
@@ -66,11 +73,41 @@ def read_snapshot(path: Path | None = None) -> list[dict[str, Any]] | None:
     except (OSError, ValueError) as exc:
         log.error("the configuration snapshot %s is unreadable: %s", path, exc)
         return None
-    rows = data.get("configurations", [])
-    for row in rows:
-        if isinstance(row.get("pull_start_date"), str):
-            row["pull_start_date"] = datetime.fromisoformat(row["pull_start_date"])
-    return rows
+    rows = data.get("configurations") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        log.error("the configuration snapshot %s is unreadable: no list of configurations", path)
+        return None
+    return rows  # ISO strings in pull_start_date are read by validation, like any other value
+
+
+@contextmanager
+def _dates_python_cannot_hold_as_text(session) -> Iterator[None]:
+    """PostgreSQL keeps timestamps Python cannot (after year 9999, BC) and psycopg refuses to read
+    them, which would fail the whole read. While the configurations are read, such a value arrives
+    as its text instead, and validation refuses that row alone."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    import psycopg
+    from psycopg.pq import Format
+    from psycopg.types.datetime import TimestamptzLoader
+
+    class TextWhenOutOfRange(TimestamptzLoader):
+        def load(self, data):
+            try:
+                return super().load(data)
+            except psycopg.DataError:
+                return bytes(data).decode("utf-8", "replace")
+
+    adapters = connection.connection.driver_connection.adapters
+    oid = adapters.types["timestamptz"].oid
+    previous = adapters.get_loader(oid, Format.TEXT)
+    adapters.register_loader(oid, TextWhenOutOfRange)
+    try:
+        yield
+    finally:
+        adapters.register_loader(oid, previous)
 
 
 def load_rows(*, config_id: int | None = None) -> tuple[list[dict[str, Any]], str]:
@@ -79,10 +116,11 @@ def load_rows(*, config_id: int | None = None) -> tuple[list[dict[str, Any]], st
     Returns ``(rows, origin)`` with origin ``database``, ``snapshot`` or ``none``.
     """
     from streamflow.db import repository as repo
-    from streamflow.db.engine import get_engine, session_scope
+    from streamflow.db.engine import session_scope
+    from streamflow.hooks.streamflow_db import StreamflowDbHook
 
     try:
-        with session_scope(get_engine()) as session:
+        with session_scope(StreamflowDbHook().get_engine()) as session, _dates_python_cannot_hold_as_text(session):
             rows = repo.load_configuration_rows(session, config_id)
     except Exception as exc:  # noqa: BLE001 - any database failure falls back to the snapshot
         snapshot = read_snapshot()
@@ -91,7 +129,7 @@ def load_rows(*, config_id: int | None = None) -> tuple[list[dict[str, Any]], st
             log.error("streamflow: cannot read pull_configurations (%s) and no snapshot exists: no DAGs", reason)
             return [], "none"
         if config_id is not None:
-            snapshot = [r for r in snapshot if r.get("id") == config_id]
+            snapshot = [r for r in snapshot if isinstance(r, dict) and r.get("id") == config_id]
         log.warning(
             "streamflow: cannot read pull_configurations (%s); building %d DAG(s) from the snapshot %s",
             reason, len(snapshot), snapshot_path(),

@@ -119,3 +119,145 @@ def test_worker_builds_only_the_dag_it_runs(seeded, engine, monkeypatch):
     bag = _dagbag()
     assert bag.dag_ids == [wanted]
     assert len([s for s in statements if "pull_configurations" in s]) == 1
+
+
+# --------------------------------------------------------------------------- hostile rows
+
+# Hand edits a database accepts, written with raw SQL around the CLI's validation. SQLite keeps
+# any value in any column; PostgreSQL keeps the types but not our rules.
+SQLITE_HOSTILE = {
+    "blob description": "description = X'00FF10'",
+    "blob name": "name = X'1B5B324A'",
+    "integer schedule_value": "schedule_value = 5",
+    "blob schedule_value": "schedule_value = X'2A'",
+    "real data_type": "data_type = 1.5",
+    "text start date": "pull_start_date = 'yesterday-ish'",
+    "blob start date": "pull_start_date = X'01'",
+    "integer start date": "pull_start_date = 12345",
+}
+POSTGRES_HOSTILE = {
+    "year 1": "pull_start_date = '0001-01-01 00:00:00+00'",
+    "after year 9999": "pull_start_date = '10000-01-01 13:00:00+00'",   # Python's datetime ends at 9999
+    "BC": "pull_start_date = '0044-03-15 00:00:00+00 BC'",
+    "six-field cron": "schedule_type = 'cron', schedule_value = '* * * * * *'",
+    "never fires": "schedule_type = 'cron', schedule_value = '0 0 30 2 *'",
+    "escape in name": "name = E'\\x1b[2Jwiped'",
+}
+STATION_HOSTILE = {
+    "sqlite": ["station_number = X'3031'", "agency = 7", "station_name = X'FF'"],
+    "postgresql": ["station_number = ''", "agency = 'NOAA'", "station_number = E'0164\\x1b6500'"],
+}
+
+
+def _hostile(engine) -> dict[str, int]:
+    """Copies of a valid USGS row, each spoiled in one column by raw SQL; returns what → id."""
+    from sqlalchemy import text
+
+    dialect = engine.dialect.name
+    spoil = {key: ("pull_configurations", "id", change)
+             for key, change in (SQLITE_HOSTILE if dialect == "sqlite" else POSTGRES_HOSTILE).items()}
+    spoil.update({f"station {change}": ("pull_configuration_stations", "config_id", change)
+                  for change in STATION_HOSTILE[dialect]})
+    ids = {}
+    with session_scope(engine) as s:
+        for key, (table, key_column, change) in spoil.items():
+            config = repo.create_configuration(
+                s, name=f"hostile {len(ids)}", data_type="daily_mean", data_strategy="append",
+                pull_start_date=datetime(2020, 1, 1, tzinfo=UTC), schedule_type="daily",
+                stations=[{"station_number": "01646500"}],
+            )
+            s.flush()
+            ids[key] = config.id
+            s.execute(text(f"UPDATE {table} SET {change} WHERE {key_column} = :id"), {"id": config.id})
+    return ids
+
+
+def test_hostile_rows_each_become_an_invalid_dag_and_hide_nothing(seeded, engine, caplog, monkeypatch):
+    hostile = _hostile(engine)
+    with caplog.at_level(logging.WARNING):
+        bag = _dagbag()
+    assert bag.import_errors == {}
+    expected = {f"streamflow_config_{i}" for i in [*seeded.values(), *hostile.values()]}
+    assert set(bag.dag_ids) == expected
+    for key, config_id in hostile.items():
+        dag = bag.dags[f"streamflow_config_{config_id}"]
+        assert "invalid" in dag.tags, key
+        assert [t.task_id for t in dag.tasks] == ["invalid_configuration"], key
+        assert "\x1b" not in (dag.dag_display_name or "") + (dag.description or ""), key
+    assert "invalid" not in bag.dags[f"streamflow_config_{seeded['usgs_daily']}"].tags
+    assert "from the snapshot" not in caplog.text  # the database read itself succeeded
+
+    # The snapshot written from those rows builds the same DAGs when the database is gone.
+    dispose_engines()
+    monkeypatch.setenv("STREAMFLOW_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nowhere")
+    fallback = _dagbag()
+    assert set(fallback.dag_ids) == expected
+    assert all("invalid" in fallback.dags[f"streamflow_config_{i}"].tags for i in hostile.values())
+
+
+def test_hostile_row_alone_on_a_worker(seeded, engine, monkeypatch):
+    hostile = _hostile(engine)
+    wanted = f"streamflow_config_{next(iter(hostile.values()))}"
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", wanted)
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert bag.dag_ids == [wanted] and "invalid" in bag.dags[wanted].tags
+
+
+def test_unwritable_snapshot_never_stops_the_dags(seeded, monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("STREAMFLOW_SNAPSHOT_PATH", str(blocker / "snapshot.json"))
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert len(bag.dag_ids) == 5
+
+
+def test_hostile_snapshot_rows_become_invalid_dags(monkeypatch, tmp_path):
+    """After a fallback the rows come from JSON: any JSON value in any field, ids included."""
+    import json
+
+    good = dict(id=1, name="ok", description=None, data_type="daily_mean", data_strategy="append",
+                pull_start_date="2020-01-01T00:00:00+00:00", is_enabled=True, schedule_type="daily",
+                schedule_value=None, stations=[{"station_number": "01646500", "agency": "USGS"}])
+    rows = [
+        good,
+        {**good, "id": 2, "pull_start_date": "0001-01-01T00:00:00+14:00"},   # offset overflows
+        {**good, "id": 3, "pull_start_date": "9999-12-31T23:00:00-14:00"},   # offset overflows
+        {**good, "id": 4, "schedule_value": ["* * * * *"]},
+        {**good, "id": 5, "stations": [None, 3, {"station_number": {"a": 1}}]},
+        {**good, "id": 6, "stations": "01646500"},
+        {**good, "id": 7, "is_enabled": {"x": 1}, "name": 12},
+        {**good, "id": "8; DROP"},
+        "not a row",
+    ]
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps({"version": 1, "configurations": rows}))
+    monkeypatch.setenv("STREAMFLOW_SNAPSHOT_PATH", str(path))
+    monkeypatch.setenv("STREAMFLOW_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nowhere")
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert "invalid" not in bag.dags["streamflow_config_1"].tags
+    for config_id in range(2, 8):
+        assert "invalid" in bag.dags[f"streamflow_config_{config_id}"].tags, config_id
+    assert "invalid" in bag.dags["streamflow_config_unknown"].tags
+    assert "out of range" in bag.dags["streamflow_config_2"].description
+
+
+def test_year_one_under_a_negative_offset_session_time_zone(seeded, engine):
+    """PostgreSQL whose sessions default to a negative offset: a year-1 start date still reads (as an
+    invalid row) instead of failing the whole read and falling back to the snapshot."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL session setting")
+    from sqlalchemy import text
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"ALTER DATABASE \"{engine.url.database}\" SET timezone = 'America/Denver'"))
+    with session_scope(engine) as s:
+        s.execute(text("UPDATE pull_configurations SET pull_start_date = '0001-01-01 00:00:00+00' WHERE id = :id"),
+                  {"id": seeded["mixed"]})
+    dispose_engines()
+    bag = _dagbag()
+    assert set(bag.dag_ids) == {f"streamflow_config_{i}" for i in seeded.values()}
+    mixed = bag.dags[f"streamflow_config_{seeded['mixed']}"]
+    assert "invalid" in mixed.tags and "before 1850-01-01" in mixed.description

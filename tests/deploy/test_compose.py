@@ -91,10 +91,10 @@ def test_streamflow_db_connection_resolves_to_the_streamflow_database(compose, m
     conn = json.loads(interpolate(raw, env_example()))
     assert conn == {"conn_type": "postgres", "host": "postgres", "port": 5432, "schema": "streamflow",
                     "login": "streamflow", "password": "change-me-streamflow-db"}
-    from streamflow.settings import database_url
+    from streamflow.db.url import resolve_database_url
 
     monkeypatch.setenv("AIRFLOW_CONN_STREAMFLOW_DB", json.dumps(conn))
-    assert database_url() == "postgresql+psycopg://streamflow:change-me-streamflow-db@postgres:5432/streamflow"
+    assert resolve_database_url() == "postgresql+psycopg://streamflow:change-me-streamflow-db@postgres:5432/streamflow"
 
 
 def test_env_example_documents_every_required_variable_and_connection(compose):

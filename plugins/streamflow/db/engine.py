@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from streamflow.settings import database_url, normalize_url
+from streamflow.db.url import normalize_url, resolve_database_url
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -28,9 +28,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _url(url: str | None) -> str:
+    return normalize_url(url) if url else resolve_database_url()
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
-    """A new engine for ``url`` (default: the configured streamflow database)."""
-    url = normalize_url(url or database_url())
+    """A new engine for ``url`` (default: the configured streamflow database, ``streamflow.db.url``)."""
+    url = _url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -39,12 +43,16 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "postgresql" and "options" not in parsed.query:
+        # Sessions in UTC whatever the server's or role's TimeZone: under a negative offset a stored
+        # 0001-01-01T00:00Z reads as year 0, which psycopg refuses, failing the whole read.
+        kwargs["connect_args"] = {"options": "-c timezone=UTC", **kwargs.get("connect_args", {})}
     return create_engine(url, **kwargs)
 
 
 def get_engine(url: str | None = None) -> Engine:
     """A process-wide engine per URL (connection pools are per process)."""
-    url = normalize_url(url or database_url())
+    url = _url(url)
     with _lock:
         engine = _engines.get(url)
         if engine is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +12,7 @@ from sqlalchemy import Engine
 
 from streamflow.db.engine import make_engine
 from streamflow.db.models import Base
+from streamflow.db.url import resolve_database_url
 
 # alembic.ini sits at the repository root, two levels above plugins/streamflow.
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -48,9 +51,21 @@ def alembic_config(engine: Engine | None = None, *, configure_logging: bool = Fa
     return cfg
 
 
+@contextmanager
+def _engine(engine: Engine | None) -> Iterator[Engine]:
+    """``engine``, or one for the resolved streamflow database that is disposed afterwards."""
+    if engine is not None:
+        yield engine
+        return
+    own = make_engine(resolve_database_url())
+    try:
+        yield own
+    finally:
+        own.dispose()
+
+
 def _run(action, engine: Engine | None, *args) -> None:
-    engine = engine or make_engine()
-    with engine.begin() as connection:
+    with _engine(engine) as engine, engine.begin() as connection:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = connection
         action(cfg, *args)
@@ -67,6 +82,5 @@ def downgrade(engine: Engine | None = None, revision: str = "base") -> None:
 def current_revision(engine: Engine | None = None) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    engine = engine or make_engine()
-    with engine.connect() as connection:
+    with _engine(engine) as engine, engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

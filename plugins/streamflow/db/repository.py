@@ -543,13 +543,20 @@ def set_configuration_enabled(session: Session, config_id: int, enabled: bool) -
 
 def load_configuration_rows(session: Session, config_id: int | None = None) -> list[dict[str, Any]]:
     """Every configuration (or just ``config_id``) as a plain dict with its ``stations`` list:
-    one query, stable order."""
+    one query, stable order. A value that does not convert (a hand edit left text or a BLOB in
+    ``pull_start_date``) stays raw, so validation refuses that row alone and the others still load."""
     from streamflow.db.types import UtcDateTime
 
-    result = session.execute(
-        text(load_sql("load_configurations.sql")).columns(pull_start_date=UtcDateTime()),
-        {"config_id": config_id},
-    ).mappings()
+    dialect = session.get_bind().dialect
+    to_utc = UtcDateTime().dialect_impl(dialect).result_processor(dialect, None)
+
+    def start_date(value: Any) -> Any:
+        try:
+            return to_utc(value) if to_utc else value
+        except (AttributeError, TypeError, ValueError, OverflowError):
+            return value
+
+    result = session.execute(text(load_sql("load_configurations.sql")), {"config_id": config_id}).mappings()
     configs: dict[int, dict[str, Any]] = {}
     for row in result:
         config = configs.get(row["id"])
@@ -561,6 +568,7 @@ def load_configuration_rows(session: Session, config_id: int | None = None) -> l
                     "is_enabled", "schedule_type", "schedule_value",
                 )
             }
+            config["pull_start_date"] = start_date(row["pull_start_date"])
             config["is_enabled"] = None if row["is_enabled"] is None else bool(row["is_enabled"])
             config["stations"] = []
         if row["station_number"] is not None:
