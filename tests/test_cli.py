@@ -413,6 +413,12 @@ def test_forecast_configuration_without_a_noaa_mapping_is_refused_unless_allowed
                          "--data-type", "nwm_medium_range")
     assert code == 0, err
 
+    # accepted once is not accepted for good: every update of it says so again
+    code, _out, err = run(capsys, "config", "update", str(allowed), "--name", "RFC renamed")
+    assert code == 2 and "08MF005" in err and _shown(capsys, allowed)["name"] == "RFC"
+    code, _out, err = run(capsys, "config", "update", str(allowed), "--name", "RFC", "--allow-unmapped")
+    assert code == 0 and "streamflow: warning: rfc_forecast needs a NOAA-HADS mapping" in err
+
     # validate says so without failing (the factory builds the DAG; its runs skip the station)
     code, out, err = run(capsys, "config", "validate", str(allowed))
     assert code == 0 and f"configuration {allowed} 'RFC': valid" in out
