@@ -204,7 +204,8 @@ def _unmapped_message(session, config) -> str | None:
     from streamflow.db.configurations import forecast_mapping_targets, unmapped_forecast_stations
 
     kind = str(config.data_type)
-    missing = unmapped_forecast_stations(session, kind, [(s.station_number, s.agency.value) for s in config.stations])
+    pairs = [(s.station_number, s.agency.value) for s in config.stations]
+    missing = unmapped_forecast_stations(session, kind, pairs)
     if not missing:
         return None
     shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
@@ -257,7 +258,8 @@ def cmd_config_create(args: argparse.Namespace) -> int:
     schedule_type, schedule_value = _schedule(args.schedule, args.schedule_value)
     with _session() as session:
         stations = [{"station_number": s, "agency": args.agency} for s in args.station or []]
-        stations += _searched_stations(session, args, {s["station_number"] for s in stations}, nothing="nothing created")
+        present = {s["station_number"] for s in stations}
+        stations += _searched_stations(session, args, present, nothing="nothing created")
         if not stations:
             raise BadInput("no stations: give --station ID (repeatable) or search filters (--state/--huc/--text)")
         row = {
@@ -341,7 +343,8 @@ def cmd_config_update(args: argparse.Namespace) -> int:
             raise BadInput(f"nothing to update in configuration {args.id}: give a field or stations to change "
                            "(`streamflow config update --help`)")
         new_row = {**row, **changes, "stations": stations + added}
-        _checked(session, new_row, listed=[] if args.allow_unlisted else explicit, allow_unmapped=args.allow_unmapped)
+        listed = [] if args.allow_unlisted else explicit
+        _checked(session, new_row, listed=listed, allow_unmapped=args.allow_unmapped)
         warnings = _update_warnings(session, config, changes)
         update_configuration(session, args.id, stations=new_row["stations"] if removed or added else None, **changes)
     what = sorted(changes)
@@ -390,7 +393,8 @@ def cmd_config_delete(args: argparse.Namespace) -> int:
         config = _existing(session, args.id)
         name, dag_id, stations = config.name, dag_id_for(config.id), len(config.stations)
         history = configuration_history(session, config.id)
-        stored = sum(sum(kinds.values()) for kinds in rows_stored(session, [s.station_number for s in config.stations]).values())
+        per_station = rows_stored(session, [s.station_number for s in config.stations])
+        stored = sum(sum(kinds.values()) for kinds in per_station.values())
     fate = "are deleted with it (--purge)" if args.purge else "stay"
     echo(f"configuration {args.id} {name!r} (DAG {dag_id}), {stations} station(s):")
     echo(f"- its row and station list are deleted; its progress ({history.progress_rows} pull_station_progress "
@@ -405,7 +409,8 @@ def cmd_config_delete(args: argparse.Namespace) -> int:
             f"add --purge to delete them with it, or keep everything with `streamflow config disable {args.id}`; "
             "nothing deleted"
         )
-    if not args.yes and not _confirmed(f"delete configuration {args.id} {name!r}{' and purge its history' if args.purge else ''}?"):
+    question = f"delete configuration {args.id} {name!r}{' and purge its history' if args.purge else ''}?"
+    if not args.yes and not _confirmed(question):
         echo("not confirmed; nothing deleted", file=sys.stderr)
         return EXIT_FAILED
     with _session() as session:
@@ -467,8 +472,8 @@ def cmd_config_list(args: argparse.Namespace) -> int:
         configs = repo.list_configurations(session)
         verdicts = _verdicts(session)
         if args.json:
-            listed = [{**_config_dict(c), "valid": not _problems(verdicts.get(c.id)), "problems": _problems(verdicts.get(c.id))}
-                      for c in configs]
+            listed = [{**_config_dict(c), "valid": not _problems(verdicts.get(c.id)),
+                       "problems": _problems(verdicts.get(c.id))} for c in configs]
             echo(json.dumps(listed, indent=2, default=str))
             return EXIT_OK
         echo(f"{'id':>4}  {'enabled':<8}{'valid':<6}{'data_type':<17}{'strategy':<10}{'schedule':<16}"
@@ -652,7 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--station", action="append", help="station id (repeatable)")
     p.add_argument("--disabled", action="store_true", help="create it disabled")
     p.set_defaults(func=cmd_config_create)
-    p = config.add_parser("update", help="change a configuration: any field, stations added or removed (validated like create)")
+    p = config.add_parser(
+        "update", help="change a configuration: any field, stations added or removed (validated like create)"
+    )
     p.add_argument("id", type=int)
     fields(p, create=False)
     p.add_argument("--add-station", action="append", metavar="ID", help="add this station (repeatable)")

@@ -540,6 +540,7 @@ class ConfigurationHistory:
 
 def configuration_history(session: Session, config_id: int) -> ConfigurationHistory:
     def count(model) -> int:
-        return int(session.execute(select(func.count()).select_from(model).where(model.config_id == config_id)).scalar())
+        query = select(func.count()).select_from(model).where(model.config_id == config_id)
+        return int(session.execute(query).scalar())
 
     return ConfigurationHistory(progress_rows=count(PullStationProgress), pull_log_rows=count(DataPullLog))
