@@ -67,7 +67,7 @@ def test_upgrade_load_reference_twice_search_and_create(empty_db_url, monkeypatc
     assert listed["stations"][0] == {"station_number": "01646500", "agency": None,
                                      "station_name": "POTOMAC RIVER NEAR WASH, DC LITTLE FALLS PUMP STA"}
     assert run(capsys, "config", "disable", str(listed["id"]))[0] == 0
-    code, out, _err = run(capsys, "config", "show", str(listed["id"]))
+    code, out, _err = run(capsys, "config", "show", str(listed["id"]), "--json")
     assert json.loads(out)["is_enabled"] is False
     assert run(capsys, "config", "enable", str(listed["id"]))[0] == 0
 
@@ -246,3 +246,398 @@ def test_output_strips_terminal_escapes_from_stored_text(db_url, capsys):
         assert code == 0, err
         assert "Potomac" in out and "click" in out
         assert not any(c in out for c in "\x1b\x07\r\x9b"), repr(out)
+
+
+# --------------------------------------------------------------------------- update, clone, delete, validate
+
+
+def _new_config(capsys, *extra: str, name: str = "Potomac daily", data_type: str = "daily_mean",
+                stations: tuple[str, ...] = ("01646500",)) -> int:
+    argv = ["config", "create", "--name", name, "--data-type", data_type, "--start", "2020-01-01", "--allow-unlisted"]
+    code, out, err = run(capsys, *argv, *(part for s in stations for part in ("--station", s)), *extra)
+    assert code == 0, err
+    return int(out.split()[2])  # "created configuration N (DAG …)"
+
+
+def _shown(capsys, config_id: int) -> dict:
+    code, out, err = run(capsys, "config", "show", str(config_id), "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _exit(capsys, *args: str) -> tuple[int, str, str]:
+    """Like ``run``, with argparse's own refusals (SystemExit 2) as an exit code."""
+    try:
+        return run(capsys, *args)
+    except SystemExit as exc:
+        out = capsys.readouterr()
+        return exc.code, out.out, out.err
+
+
+def _add_mapping(source_agency: str, source_id: str, target_agency: str, target_id: str) -> None:
+    from streamflow.db.engine import get_engine
+
+    with session_scope(get_engine()) as s:
+        s.add(StationMapping(source_agency=source_agency, source_id=source_id, target_agency=target_agency,
+                             target_id=target_id))
+
+
+@pytest.mark.parametrize(
+    ("args", "messages"),
+    [
+        (["--name", ""], ["configuration {id}: name is empty"]),
+        (["--start", "2099-01-01", "--schedule", "0 0 30 2 *"],  # every problem, in one message
+         ["pull_start_date 2099-01-01T00:00:00+00:00 is in the future", "never fires"]),
+        (["--remove-station", "09999999"], ["configuration {id} has no station(s) 09999999; nothing updated"]),
+        (["--remove-station", "01646500"], ["configuration {id}: no stations"]),
+        (["--add-station", "09999999"], ["unknown station(s) 09999999: not in the master station list"]),
+        (["--add-station", "XYZ", "--allow-unlisted"], ["station XYZ: cannot tell the agency"]),
+        (["--data-type", "hourly_mean"], ["invalid choice"]),
+        (["--enable", "--disable"], ["not allowed with argument"]),
+        (["--description", "x" * 10_001], ["description is longer than 10,000 characters"]),
+        ([], ["nothing to update in configuration {id}"]),
+        (["--state", "MD", "--text", "nowhere at all"], ["no station in the master list matches", "nothing updated"]),
+    ],
+)
+def test_config_update_refuses_bad_input_with_exit_2_and_changes_nothing(db_url, capsys, args, messages):
+    config_id = _new_config(capsys)
+    before = _shown(capsys, config_id)
+    code, out, err = _exit(capsys, "config", "update", str(config_id), *args)
+    assert code == 2 and out == ""
+    for message in messages:
+        assert message.format(id=config_id) in err, err
+    assert _shown(capsys, config_id) == before
+    code, _out, err = run(capsys, "config", "update", "999", "--name", "x")
+    assert code == 2 and "configuration 999 does not exist" in err
+
+
+def test_config_update_changes_every_field_and_adds_and_removes_stations(db_url, capsys):
+    config_id = _new_config(capsys, "--description", "first")
+    other = _new_config(capsys, name="Untouched")
+    code, out, err = run(
+        capsys, "config", "update", str(config_id), "--name", "Renamed", "--description", "second",
+        "--data-type", "realtime_15min", "--strategy", "overwrite", "--start", "2021-06-01T12:00:00+02:00",
+        "--schedule", "0 6 * * *", "--disable", "--add-station", "08MF005", "--add-station", "01013500",
+        "--remove-station", "01646500", "--allow-unlisted",
+    )
+    assert code == 0, err
+    assert (f"updated configuration {config_id} (DAG streamflow_config_{config_id}): data_pull_strategy"
+            not in out)
+    assert "stations +2 -1 (now 2)" in out and "the progress of removed stations is kept" in out
+    shown = _shown(capsys, config_id)
+    assert {k: shown[k] for k in ("name", "description", "data_type", "data_strategy", "pull_start_date",
+                                   "schedule_type", "schedule_value", "is_enabled")} == {
+        "name": "Renamed", "description": "second", "data_type": "realtime_15min", "data_strategy": "overwrite",
+        "pull_start_date": "2021-06-01 10:00:00+00:00", "schedule_type": "cron", "schedule_value": "0 6 * * *",
+        "is_enabled": False,
+    }
+    assert [s["station_number"] for s in shown["stations"]] == ["08MF005", "01013500"]
+    assert shown["valid"] is True and shown["problems"] == []
+
+    code, out, err = run(capsys, "config", "update", str(config_id), "--schedule", "hourly", "--description", "",
+                         "--enable", "--add-station", "08MF005")
+    assert code == 0, err
+    assert "station 08MF005 is already in configuration" in err
+    shown = _shown(capsys, config_id)
+    assert (shown["schedule_type"], shown["schedule_value"], shown["description"], shown["is_enabled"]) == (
+        "hourly", None, None, True)
+    assert len(shown["stations"]) == 2
+    assert _shown(capsys, other)["name"] == "Untouched"
+
+
+def test_config_update_search_filters_add_the_stations_found(db_url, capsys):
+    run(capsys, "db", "load-reference")
+    config_id = _new_config(capsys)
+    code, out, err = run(capsys, "config", "update", str(config_id), "--state", "MD", "--huc", "0207",
+                         "--text", "potomac")
+    assert code == 0, err
+    assert "stations +7 -0 (now 8)" in out  # the search finds 8, one of them (01646500) is there already
+    numbers = [s["station_number"] for s in _shown(capsys, config_id)["stations"]]
+    assert numbers[0] == "01646500" and len(numbers) == len(set(numbers)) == 8
+    code, _out, err = run(capsys, "config", "update", str(config_id), "--state", "MD", "--huc", "0207",
+                          "--text", "potomac")
+    assert code == 2 and "nothing to update" in err  # all of them are there already
+
+
+def test_config_update_warns_when_progress_belongs_to_the_old_data_type(db_url, capsys):
+    from datetime import datetime, timezone
+
+    from streamflow.db import repository as repo
+    from streamflow.db.engine import get_engine
+
+    config_id = _new_config(capsys)
+    with session_scope(get_engine()) as s:
+        repo.advance_progress(s, config_id, "01646500", datetime(2024, 1, 1, tzinfo=timezone.utc))
+    code, _out, err = run(capsys, "config", "update", str(config_id), "--data-type", "realtime_15min",
+                          "--start", "2000-01-01")
+    assert code == 0, err
+    assert "the progress of 1 station(s) was recorded for daily_mean; append runs of realtime_15min resume" in err
+    assert "pull_start_date moved earlier" in err and "full_refresh=true" in err
+
+
+def test_forecast_configuration_without_a_noaa_mapping_is_refused_unless_allowed(db_url, capsys):
+    from streamflow.db.engine import get_engine
+
+    _add_mapping("USGS", "01646500", "NOAA-HADS", "BRKM2")
+    _add_mapping("NOAA-HADS", "FTKM1", "USGS", "01013500")  # a reverse row counts too
+    _add_mapping("USGS", "08MF005", "NOAA-HADS", "WRONG")  # a mapping of another agency's id does not
+    base = ["config", "create", "--name", "RFC", "--data-type", "rfc_forecast", "--start", "2025-01-01",
+            "--allow-unlisted", "--station", "01646500", "--station", "08MF005"]
+    code, out, err = run(capsys, *base)
+    assert code == 2 and out == ""
+    assert ("rfc_forecast needs a NOAA-HADS mapping in station_mappings for every station; 1 of 2 station(s) "
+            "have none, so every run would skip them: 08MF005") in err
+    assert "nothing written (pass --allow-unmapped to accept such stations)" in err
+    assert counts(get_engine())["configs"] == 0
+
+    code, out, err = run(capsys, *base, "--allow-unmapped")
+    assert code == 0 and "created configuration" in out
+    assert "streamflow: warning: rfc_forecast needs a NOAA-HADS mapping" in err and "--allow-unmapped" in err
+    allowed = int(out.split()[2])
+
+    mapped = _new_config(capsys, name="RFC mapped", data_type="rfc_forecast", stations=("01646500", "01013500"))
+    assert "warning" not in capsys.readouterr().err
+    before = _shown(capsys, mapped)
+    code, _out, err = run(capsys, "config", "update", str(mapped), "--add-station", "08MF005", "--allow-unlisted")
+    assert code == 2 and "1 of 3 station(s) have none" in err and "08MF005" in err
+    assert _shown(capsys, mapped) == before
+
+    daily = _new_config(capsys, name="EC daily", stations=("08MF005",))
+    code, _out, err = run(capsys, "config", "update", str(daily), "--data-type", "nwm_short_range")
+    assert code == 2 and "nwm_short_range needs a NOAA-NWM or NOAA-HADS mapping" in err
+    assert _shown(capsys, daily)["data_type"] == "daily_mean"
+    _add_mapping("EC", "08MF005", "NOAA-NWM", "23986735")
+    code, out, err = run(capsys, "config", "update", str(daily), "--data-type", "nwm_short_range")
+    assert code == 0 and "warning" not in err, err
+    code, out, err = run(capsys, "config", "update", str(mapped), "--add-station", "08MF005", "--allow-unlisted",
+                         "--data-type", "nwm_medium_range")
+    assert code == 0, err
+
+    # accepted once is not accepted for good: every update of it says so again
+    code, _out, err = run(capsys, "config", "update", str(allowed), "--name", "RFC renamed")
+    assert code == 2 and "08MF005" in err and _shown(capsys, allowed)["name"] == "RFC"
+    code, _out, err = run(capsys, "config", "update", str(allowed), "--name", "RFC", "--allow-unmapped")
+    assert code == 0 and "streamflow: warning: rfc_forecast needs a NOAA-HADS mapping" in err
+
+    # validate says so without failing (the factory builds the DAG; its runs skip the station)
+    code, out, err = run(capsys, "config", "validate", str(allowed))
+    assert code == 0 and f"configuration {allowed} 'RFC': valid" in out
+    assert "warning: rfc_forecast needs a NOAA-HADS mapping" in out and "08MF005" in out
+    code, out, _err = run(capsys, "config", "show", str(allowed))
+    assert "warning      rfc_forecast needs a NOAA-HADS mapping" in out
+
+
+def test_config_clone_copies_it_disabled(db_url, capsys):
+    source = _new_config(capsys, "--description", "to copy", stations=("01646500", "08MF005"))
+    code, out, err = run(capsys, "config", "clone", str(source))
+    assert code == 0, err
+    copy = int(out.split()[5])
+    assert f"cloned configuration {source} into configuration {copy} 'Copy of Potomac daily'" in out
+    assert "disabled" in out and f"streamflow config enable {copy}" in out
+    original, cloned = _shown(capsys, source), _shown(capsys, copy)
+    assert cloned["name"] == "Copy of Potomac daily" and cloned["is_enabled"] is False and original["is_enabled"]
+    for key in ("description", "data_type", "data_strategy", "pull_start_date", "schedule_type", "stations"):
+        assert cloned[key] == original[key], key
+    code, out, err = run(capsys, "config", "clone", str(source), "--name", "Second copy")
+    assert code == 0 and _shown(capsys, int(out.split()[5]))["name"] == "Second copy"
+
+    from streamflow.db.engine import get_engine
+
+    for name, message in (("", "name is empty"), ("x" * 101, "name is longer than 100 characters (101)")):
+        code, out, err = run(capsys, "config", "clone", str(source), "--name", name)
+        assert code == 2 and out == ""
+        assert f"the copy of configuration {source} would be invalid: {message}; nothing created" in err
+    assert counts(get_engine())["configs"] == 3
+    code, _out, err = run(capsys, "config", "clone", "999")
+    assert code == 2 and "configuration 999 does not exist" in err
+
+
+def _history(config_id: int) -> tuple[int, int]:
+    from streamflow.db.configurations import configuration_history
+    from streamflow.db.engine import get_engine
+
+    with session_scope(get_engine()) as s:
+        history = configuration_history(s, config_id)
+    return history.progress_rows, history.pull_log_rows
+
+
+def _give_history(config_id: int, observations: int = 0) -> None:
+    """Progress and two run log rows for the configuration; ``observations`` rows of 01646500."""
+    from datetime import datetime, timedelta, timezone
+
+    from streamflow.db import repository as repo
+    from streamflow.db.engine import get_engine
+    from streamflow.db.models import DischargeObservation
+
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    with session_scope(get_engine()) as s:
+        repo.advance_progress(s, config_id, "01646500", start)
+        for run_id in ("manual__1", "manual__2"):
+            repo.open_pull_log(s, config_id=config_id, dag_id=f"streamflow_config_{config_id}", dag_run_id=run_id,
+                               stations_total=1, start_time=start)
+        if observations:
+            station_id = repo.ensure_station(s, "01646500", "USGS")
+            s.add_all(DischargeObservation(station_id=station_id, observed_at=start + timedelta(days=day),
+                                           discharge=100.0 + day, unit="cfs", type="daily_mean", quality_code="A")
+                      for day in range(observations))
+
+
+def _observations() -> int:
+    from streamflow.db.engine import get_engine
+    from streamflow.db.models import DischargeObservation
+
+    with session_scope(get_engine()) as s:
+        return s.execute(select(func.count()).select_from(DischargeObservation)).scalar()
+
+
+def test_config_delete_keeps_history_unless_purge_and_never_touches_observations(db_url, capsys):
+    ran = _new_config(capsys, name="Has history")
+    fresh = _new_config(capsys, name="Never ran")
+    neighbour = _new_config(capsys, name="Same station")
+    _give_history(ran, observations=3)
+    _give_history(neighbour)
+
+    code, out, err = run(capsys, "config", "delete", str(ran), "--yes")
+    assert code == 2
+    assert f"configuration {ran} 'Has history' (DAG streamflow_config_{ran}), 1 station(s):" in out
+    assert ("its progress (1 pull_station_progress row(s)) and run log (2 data_pull_logs row(s)) stay") in out
+    assert "the observations and forecasts stored for its stations (3 row(s)) stay" in out
+    assert "no configuration delete removes them" in out
+    assert (f"the DAG streamflow_config_{ran} disappears after the DAG processor's next parse; its run history "
+            f"stays in Airflow's metadata database until `airflow dags delete streamflow_config_{ran}`") in out
+    assert "add --purge to delete them with it" in err and f"streamflow config disable {ran}" in err
+    assert "nothing deleted" in err
+    assert _shown(capsys, ran)["name"] == "Has history" and _history(ran) == (1, 2)
+
+    code, out, err = run(capsys, "config", "delete", str(fresh))  # stdin is not a terminal, no --yes
+    assert code == 2 and "refusing to delete without confirmation: stdin is not a terminal; add --yes" in err
+    assert _shown(capsys, fresh)["name"] == "Never ran"
+    code, out, err = run(capsys, "config", "delete", str(fresh), "--yes")
+    assert code == 0 and f"deleted configuration {fresh}" in out
+    assert run(capsys, "config", "show", str(fresh))[0] == 2
+
+    code, out, err = run(capsys, "config", "delete", str(ran), "--purge", "--yes")
+    assert code == 0, err
+    assert "are deleted with it (--purge)" in out and f"deleted configuration {ran} with its progress and run log" in out
+    assert run(capsys, "config", "show", str(ran))[0] == 2
+    assert _history(ran) == (0, 0)
+    assert _history(neighbour) == (1, 2) and _observations() == 3  # shared by station: never purged
+    code, _out, err = run(capsys, "config", "delete", "999", "--yes")
+    assert code == 2 and "configuration 999 does not exist" in err
+
+
+def _delete_on_a_terminal(config_id: int, answer: bytes) -> subprocess.CompletedProcess:
+    """``streamflow config delete`` with a pseudo-terminal as stdin, answering ``answer``."""
+    master, slave = os.openpty()
+    try:
+        process = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "streamflow"), "config", "delete", str(config_id)],
+            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        os.close(slave)
+        os.write(master, answer)
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(master)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_config_delete_asks_for_confirmation_on_a_terminal(db_url, capsys):
+    config_id = _new_config(capsys, name="Ask first")
+    for answer in (b"n\n", b"\n", b"yes please\n"):
+        result = _delete_on_a_terminal(config_id, answer)
+        assert result.returncode == 1, result.stderr
+        assert f"delete configuration {config_id} 'Ask first'? [y/N]" in result.stderr
+        assert "not confirmed; nothing deleted" in result.stderr
+        assert _shown(capsys, config_id)["name"] == "Ask first"
+    result = _delete_on_a_terminal(config_id, b"y\n")
+    assert result.returncode == 0, result.stderr
+    assert f"deleted configuration {config_id}" in result.stdout
+    assert run(capsys, "config", "show", str(config_id))[0] == 2
+
+
+def test_config_validate_lists_every_problem_of_every_configuration(db_url, capsys):
+    from datetime import datetime, timezone
+
+    from streamflow.db import repository as repo
+    from streamflow.db.engine import get_engine
+
+    good = _new_config(capsys, name="Good")
+    code, out, err = run(capsys, "config", "validate")
+    assert code == 0 and out.strip() == f"configuration {good} 'Good': valid" and "1 configuration(s) valid" in err
+    with session_scope(get_engine()) as s:  # rows written around validation (a hand edit)
+        bad = repo.create_configuration(
+            s, name="Hand edited", data_type="hourly_mean", data_strategy="append",
+            pull_start_date=datetime(2099, 1, 1, tzinfo=timezone.utc), schedule_type="cron",
+            stations=[{"station_number": "XYZ"}],
+        ).id
+        worse = repo.create_configuration(
+            s, name="Also bad", data_type="daily_mean", data_strategy="sometimes",
+            pull_start_date=datetime(2020, 1, 1, tzinfo=timezone.utc), schedule_type="daily",
+            schedule_value="61 * * * *", stations=[{"station_number": "01646500"}],
+        ).id
+    code, out, err = run(capsys, "config", "validate")
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[0] == f"configuration {good} 'Good': valid"
+    assert lines[1] == f"configuration {bad} 'Hand edited': invalid, 4 problem(s):"
+    assert lines[2:6] == [
+        "  - data_type 'hourly_mean' is not one of: daily_mean, realtime_15min, rfc_forecast, nwm_short_range, "
+        "nwm_medium_range, nwm_long_range",
+        "  - pull_start_date 2099-01-01T00:00:00+00:00 is in the future",
+        "  - schedule_type 'cron' needs a schedule_value (a cron expression)",
+        "  - station XYZ: cannot tell the agency from the id (USGS ids are 8-15 digits, EC ids look like 08MF005); "
+        "set the agency",
+    ]
+    assert lines[6] == f"configuration {worse} 'Also bad': invalid, 2 problem(s):"
+    assert "data_strategy 'sometimes' is not one of: append, overwrite" in lines[7]
+    assert "schedule_value '61 * * * *' is not a valid cron expression" in lines[8]
+    assert "streamflow: error: 2 of 3 configuration(s) invalid" in err
+    assert run(capsys, "config", "validate", str(good))[0] == 0
+    code, out, _err = run(capsys, "config", "validate", str(worse))
+    assert code == 2 and f"configuration {worse} 'Also bad': invalid" in out and "'Good'" not in out
+    code, _out, err = run(capsys, "config", "validate", "999")
+    assert code == 2 and "configuration 999 does not exist" in err
+
+    code, out, err = run(capsys, "config", "list")
+    assert code == 0 and "2 invalid configuration(s): see `streamflow config validate`" in err
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert rows[str(good)][2] == "yes" and rows[str(bad)][2] == "no" and rows[str(worse)][2] == "no"
+    listed = {c["id"]: c for c in json.loads(run(capsys, "config", "list", "--json")[1])}
+    assert listed[good]["valid"] is True and listed[bad]["valid"] is False and len(listed[bad]["problems"]) == 4
+    code, out, _err = run(capsys, "config", "show", str(bad))
+    assert code == 0 and "  valid        no, 4 problem(s)" in out
+    assert "    - schedule_type 'cron' needs a schedule_value (a cron expression)" in out
+
+
+def test_config_list_shows_station_names_and_show_a_readable_summary(db_url, capsys):
+    run(capsys, "db", "load-reference")
+    code, out, err = run(capsys, "config", "create", "--name", "Maryland Potomac", "--data-type", "daily_mean",
+                         "--start", "2020-01-01", "--state", "MD", "--huc", "0207", "--text", "potomac")
+    assert code == 0, err
+    config_id = int(out.split()[2])
+    _give_history(config_id)
+    code, out, err = run(capsys, "config", "list")
+    header, row = out.splitlines()
+    assert header.split() == ["id", "enabled", "valid", "data_type", "strategy", "schedule", "name", "stations"]
+    assert row.split()[:6] == [str(config_id), "yes", "yes", "daily_mean", "append", "daily"]
+    stations = row[header.index("stations"):]
+    assert stations == "8: 01595000 NORTH BRANCH POTOMA..., 01595500 NORTH BRANCH POTOMA..., +6 more"
+
+    code, out, err = run(capsys, "config", "show", str(config_id))
+    assert code == 0, err
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)
+    lines = out.splitlines()
+    assert lines[0] == f"configuration {config_id}: Maryland Potomac"
+    assert f"  DAG          streamflow_config_{config_id}" in lines
+    assert "  valid        yes" in lines and "  schedule     daily" in lines
+    assert "  start        2020-01-01 00:00 UTC" in lines
+    assert "stations (8); progress = the latest instant stored" in lines
+    assert any(line.startswith("  01595000        USGS  NORTH BRANCH POTOMAC RIVER AT STEYER, MD") and
+               line.endswith("progress never") for line in lines)
+    assert "recent runs (2, oldest first)" in lines
+    assert any(line.startswith("  manual__2") and "running" in line for line in lines)
+    shown = _shown(capsys, config_id)
+    assert shown["progress"] == {"01646500": "2024-01-01 00:00:00+00:00"}
+    assert [r["dag_run_id"] for r in shown["recent_runs"]] == ["manual__1", "manual__2"]

@@ -515,3 +515,67 @@ def failed_runs(session: Session, *, since: datetime) -> list[tuple[DataPullLog,
         .limit(200)
     ).all()
     return [(log, name) for log, name in rows]
+
+
+# --------------------------------------------------------------------------- forecast mappings, history (CLI)
+
+
+def forecast_mapping_targets(data_type: str) -> tuple[str, ...]:
+    """The ``station_mappings`` targets through which a forecast configuration reaches NOAA, in the
+    order the forecast pull tries them: RFC needs the NWS location id (NOAA-HADS); NWM takes a reach id
+    (NOAA-NWM) or looks it up from the NWS location id. Empty for observation types."""
+    try:
+        kind = DataType(data_type)
+    except ValueError:
+        return ()
+    if kind == DataType.RFC_FORECAST:
+        return (MappingTarget.NOAA_HADS.value,)
+    if kind.is_forecast:
+        return (MappingTarget.NOAA_NWM.value, MappingTarget.NOAA_HADS.value)
+    return ()
+
+
+def unmapped_forecast_stations(
+    session: Session, data_type: str, stations: Iterable[tuple[str, str]]
+) -> list[str]:
+    """Station numbers of ``stations`` ((number, agency) pairs) that a ``data_type`` forecast pull
+    would skip: no ``station_mappings`` row to any of ``forecast_mapping_targets(data_type)``, read
+    the way ``streamflow.db.repository.resolve_station_id`` reads it (from the station's agency,
+    or the reverse row). Empty for observation types."""
+    targets = forecast_mapping_targets(data_type)
+    pairs = sorted(set(stations))
+    if not targets or not pairs:
+        return []
+    numbers = sorted({number for number, _agency in pairs})
+    direct = session.execute(
+        select(StationMapping.source_agency, StationMapping.source_id).where(
+            StationMapping.source_id.in_(numbers), StationMapping.target_agency.in_(targets)
+        )
+    )
+    reverse = session.execute(
+        select(StationMapping.target_agency, StationMapping.target_id).where(
+            StationMapping.target_id.in_(numbers), StationMapping.source_agency.in_(targets)
+        )
+    )
+    mapped = {(number, agency) for agency, number in [*direct, *reverse]}
+    return sorted({number for number, agency in pairs if (number, agency) not in mapped})
+
+
+@dataclass
+class ConfigurationHistory:
+    """What a configuration has recorded besides its own row and stations."""
+
+    progress_rows: int  # pull_station_progress
+    pull_log_rows: int  # data_pull_logs
+
+    @property
+    def empty(self) -> bool:
+        return not (self.progress_rows or self.pull_log_rows)
+
+
+def configuration_history(session: Session, config_id: int) -> ConfigurationHistory:
+    def count(model) -> int:
+        query = select(func.count()).select_from(model).where(model.config_id == config_id)
+        return int(session.execute(query).scalar())
+
+    return ConfigurationHistory(progress_rows=count(PullStationProgress), pull_log_rows=count(DataPullLog))
