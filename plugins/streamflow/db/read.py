@@ -331,7 +331,7 @@ def _copy_csv(engine: Engine, query: ObservationQuery, station_number: str, limi
     discharge, unit = _converted(query.unit)
     at = func.timezone("UTC", O.observed_at)
     instant = case(
-        (func.date_part("microseconds", at) % 1_000_000 == 0, func.to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
+        (func.date_trunc("second", at) == at, func.to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
         else_=func.to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     )
     stmt = _observations(query, literal(station_number), instant, O.type, discharge, unit, O.quality_code)

@@ -29,6 +29,7 @@ DEFAULT_LIMIT = 1_000
 STATIONS_MAX_LIMIT = 1_000
 STATIONS_DEFAULT_LIMIT = 100
 JSON = "application/json"
+NO_CONTROL = r"^[^\x00-\x1f]*$"  # no NUL or other control characters (PostgreSQL text cannot hold NUL)
 CSV = "text/csv"
 
 StationNumber = Annotated[str, Path(description="The agency's own station id", pattern=r"^[A-Za-z0-9_.-]{1,50}$",
@@ -91,9 +92,11 @@ def _base(request: Request) -> str:
 def list_stations(
     request: Request,
     agency: Annotated[str | None, Query(pattern=r"^(?i:usgs|ec)$", description="`USGS` or `EC`")] = None,
-    state: Annotated[str | None, Query(max_length=10, description="State or province code, e.g. `VA`, `BC`")] = None,
+    state: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,10}$",
+                                       description="State or province code, e.g. `VA`, `BC`")] = None,
     huc: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$", description="HUC prefix; 2 digits = region")] = None,
-    text: Annotated[str | None, Query(max_length=100, description="Part of the name or station number")] = None,
+    text: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL,
+                                      description="Part of the name or station number")] = None,
     bbox: Annotated[str | None, Query(max_length=200, description="`min_lon,min_lat,max_lon,max_lat` (degrees)",
                                       examples=["-78,38,-76,40"])] = None,
     limit: Annotated[int, Query(ge=1, le=STATIONS_MAX_LIMIT, description="Stations per page (at most 1,000)")]
@@ -325,7 +328,7 @@ def latest_forecast(
             description="Values with valid times and lead times (hours after the issue time).")
 def get_forecast(
     request: Request,
-    forecast_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The run's id (from a forecast list)")],
+    forecast_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The run's id (from a forecast list)")],
     unit: UnitParam = None,
 ) -> Response:
     with _session() as session:
