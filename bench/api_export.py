@@ -26,8 +26,9 @@ import statistics
 import subprocess
 import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench.common import Section, Table, bench_env, python, ratio, rate, scratch_database, secs
@@ -65,7 +66,7 @@ def _load(url: str, rows: int) -> int:
         conn.execute(text(
             "INSERT INTO discharge_observations (station_id, observed_at, discharge, unit, type, quality_code) "
             "SELECT :sid, timestamptz '2016-01-01 00:00:00+00' + i * interval '5 minutes', "
-            "100 + (i * 7919 % 9000) / 7.0, 'cfs', 'realtime_15min', CASE WHEN i % 3 = 0 THEN 'A' ELSE 'P' END "
+            "100 + (i::bigint * 7919 % 9000) / 7.0, 'cfs', 'realtime_15min', CASE WHEN i % 3 = 0 THEN 'A' ELSE 'P' END "
             "FROM generate_series(0, :last) AS i"
         ), {"sid": station_id, "last": rows - 1})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -218,12 +219,16 @@ RAW_PAGE_SQL = (
     "WHERE o.station_id = %(sid)s AND o.type = 'realtime_15min' AND o.observed_at >= %(start)s "
     "ORDER BY o.observed_at, o.type LIMIT %(n)s"
 )
-MIDDLE = "2020-07-01T00:00:00Z"
+FIRST = datetime(2016, 1, 1, tzinfo=timezone.utc)  # the first loaded instant (see _load)
 
 
-def _json_page(session, base: str) -> tuple[float, int]:
+def _middle(rows: int) -> str:
+    return (FIRST + timedelta(minutes=5 * (rows // 2))).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_page(session, base: str, middle: str) -> tuple[float, int]:
     url = (f"{base}/streamflow/api/v1/stations/{STATION}/observations?type=realtime_15min&limit={JSON_ROWS}"
-           f"&datetime={MIDDLE}/..")
+           f"&datetime={middle}/..")
     start = time.perf_counter()
     response = session.get(url, timeout=120)
     response.raise_for_status()
@@ -231,7 +236,7 @@ def _json_page(session, base: str) -> tuple[float, int]:
     return time.perf_counter() - start, body["number_returned"]
 
 
-def _raw_page(url: str, station_id: int) -> tuple[float, int]:
+def _raw_page(url: str, station_id: int, middle: str) -> tuple[float, int]:
     import psycopg
 
     from bench.common import _psycopg
@@ -239,7 +244,7 @@ def _raw_page(url: str, station_id: int) -> tuple[float, int]:
     dsn = _psycopg(url).replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         start = time.perf_counter()
-        cur.execute(RAW_PAGE_SQL, {"sid": station_id, "start": MIDDLE.replace("Z", "+00:00"), "n": JSON_ROWS + 1})
+        cur.execute(RAW_PAGE_SQL, {"sid": station_id, "start": datetime.fromisoformat(middle.replace("Z", "+00:00")), "n": JSON_ROWS + 1})
         rows = cur.fetchall()
         return time.perf_counter() - start, len(rows)
 
@@ -286,9 +291,9 @@ def run(workdir: Path, *, quick: bool = False) -> Section:
             memory.add(f"{idle:.0f}", f"{peak:.0f}", f"{peak - idle:.0f}")
             api_times, raw_times, n_api, n_raw = [], [], 0, 0
             for _ in range(REPEATS):
-                seconds, n_api = _json_page(session, base)
+                seconds, n_api = _json_page(session, base, _middle(rows_wanted))
                 api_times.append(seconds)
-                seconds, n_raw = _raw_page(url, station_id)
+                seconds, n_raw = _raw_page(url, station_id, _middle(rows_wanted))
                 raw_times.append(seconds)
             api_median, raw_median = statistics.median(api_times), statistics.median(raw_times)
             page.add("API JSON page (`limit=10000`)", f"{n_api:,}", f"{api_median:.3f}", rate(n_api, api_median),

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Float,
     Row,
     Select,
+    Text,
     and_,
     case,
     cast,
@@ -56,7 +57,7 @@ from streamflow.vocabulary import FORECAST_SOURCE, Unit
 
 CMS_PER_CFS = 0.028316846592  # exact by definition: (0.3048 m)³
 CSV_BATCH_ROWS = 5_000
-CSV_CHUNK_BYTES = 256 * 1024
+CSV_CHUNK_BYTES = 1024 * 1024
 OBSERVATION_CSV_COLUMNS = ("station_number", "observed_at", "type", "discharge", "unit", "quality_code")
 DATA_TYPE_OF_SOURCE = {source: str(data_type) for data_type, source in FORECAST_SOURCE.items()}
 
@@ -294,17 +295,17 @@ def observation_page_end(session: Session, query: ObservationQuery, limit: int) 
 
 def stream_observations_csv(engine: Engine, query: ObservationQuery, station_number: str, limit: int,
                             *, header: bool = True) -> Iterator[bytes]:
-    """CSV bytes of one page, in chunks of about ``CSV_CHUNK_BYTES``; never the whole page in memory.
+    """CSV bytes of one page, in pieces; never the whole page in memory.
 
     ``query.through`` bounds a page that has a next page (its rows are exactly those up to that
-    key); a last page is bounded by ``limit``. PostgreSQL formats the rows itself (``COPY (SELECT
-    …) TO STDOUT``); SQLite rows are fetched and written in batches of ``CSV_BATCH_ROWS``.
+    key); a last page is bounded by ``limit``. PostgreSQL writes the CSV itself (``COPY``), passed
+    on in pieces of ``CSV_CHUNK_BYTES``; SQLite rows are fetched and written ``CSV_BATCH_ROWS`` at a time.
     """
     if header:
         yield (",".join(OBSERVATION_CSV_COLUMNS) + "\n").encode()
     bounded = query if query.through is not None else None
     if engine.dialect.name == "postgresql":
-        yield from _copy_csv(engine, query, station_number, None if bounded else limit)
+        yield from _postgres_csv(engine, query, station_number, None if bounded else limit)
         return
     discharge, unit = _converted(query.unit)
     stmt = _observations(query, O.observed_at, O.type, discharge, unit, O.quality_code)
@@ -327,30 +328,33 @@ def _number(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _copy_csv(engine: Engine, query: ObservationQuery, station_number: str, limit: int | None) -> Iterator[bytes]:
+def _postgres_csv(engine: Engine, query: ObservationQuery, station_number: str, limit: int | None) -> Iterator[bytes]:
+    """The server writes the CSV (``COPY (SELECT …) TO STDOUT``); rows are passed on in ~1 MiB pieces.
+
+    The session's time zone is UTC and its DateStyle ISO (SET LOCAL), so a timestamp's own text is
+    ``2024-01-01 00:00:00+00`` (fractions only when present): two replaces make it RFC 3339 —
+    cheaper per row than ``to_char``. ``float8`` text is the shortest exact form.
+    """
     discharge, unit = _converted(query.unit)
-    at = func.timezone("UTC", O.observed_at)
-    instant = case(
-        (func.date_trunc("second", at) == at, func.to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
-        else_=func.to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    )
+    instant = func.replace(func.replace(cast(O.observed_at, Text), " ", "T"), "+00", "Z")
     stmt = _observations(query, literal(station_number), instant, O.type, discharge, unit, O.quality_code)
     if limit is not None:
         stmt = stmt.limit(limit)
     compiled = stmt.compile(dialect=engine.dialect)
-    params = compiled.construct_params()
     sql = f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)"
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cursor, cursor.copy(sql, params) as copy:
-            buffer = bytearray()
-            for data in copy:
-                buffer += data
-                if len(buffer) >= CSV_CHUNK_BYTES:
+        with raw.cursor() as cursor:
+            cursor.execute("SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO', true)")
+            with cursor.copy(sql, compiled.construct_params()) as copy:
+                buffer = bytearray()
+                for data in copy:
+                    buffer += data
+                    if len(buffer) >= CSV_CHUNK_BYTES:
+                        yield bytes(buffer)
+                        buffer.clear()
+                if buffer:
                     yield bytes(buffer)
-                    buffer.clear()
-            if buffer:
-                yield bytes(buffer)
         raw.commit()
     finally:
         raw.close()

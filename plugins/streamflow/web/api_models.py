@@ -108,9 +108,9 @@ class ObservationPage(BaseModel):
         "station_number": "01646500", "type": "daily_mean", "unit": "cms",
         "datetime": "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z", "number_returned": 2,
         "observations": [
-            {"observed_at": _INSTANT, "type": "daily_mean", "discharge": 311.48531251199997, "unit": "cms",
+            {"observed_at": _INSTANT, "type": "daily_mean", "discharge": 311.485312512, "unit": "cms",
              "quality_code": "A"},
-            {"observed_at": "2024-01-02T00:00:00Z", "type": "daily_mean", "discharge": 305.8219432, "unit": "cms",
+            {"observed_at": "2024-01-02T00:00:00Z", "type": "daily_mean", "discharge": 305.8219431936, "unit": "cms",
              "quality_code": "A"},
         ],
         "links": [{"rel": "self", "href": "/streamflow/api/v1/stations/01646500/observations?type=daily_mean",
