@@ -28,10 +28,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Self
 
-from bench.common import Section, Table, bench_env, python, ratio, rate, scratch_database, secs
+from bench.common import Section, Table, bench_env, python, rate, ratio, scratch_database, secs
 
 log = logging.getLogger("bench.api")
 
@@ -105,7 +106,7 @@ class _Sampler:
             self.peak = max(self.peak, _tree_rss_mb(self.pid))
             time.sleep(self.every)
 
-    def __enter__(self) -> _Sampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -219,7 +220,7 @@ RAW_PAGE_SQL = (
     "WHERE o.station_id = %(sid)s AND o.type = 'realtime_15min' AND o.observed_at >= %(start)s "
     "ORDER BY o.observed_at, o.type LIMIT %(n)s"
 )
-FIRST = datetime(2016, 1, 1, tzinfo=timezone.utc)  # the first loaded instant (see _load)
+FIRST = datetime(2016, 1, 1, tzinfo=UTC)  # the first loaded instant (see _load)
 
 
 def _middle(rows: int) -> str:
@@ -244,7 +245,7 @@ def _raw_page(url: str, station_id: int, middle: str) -> tuple[float, int]:
     dsn = _psycopg(url).replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         start = time.perf_counter()
-        cur.execute(RAW_PAGE_SQL, {"sid": station_id, "start": datetime.fromisoformat(middle.replace("Z", "+00:00")), "n": JSON_ROWS + 1})
+        cur.execute(RAW_PAGE_SQL, {"sid": station_id, "start": datetime.fromisoformat(middle), "n": JSON_ROWS + 1})
         rows = cur.fetchall()
         return time.perf_counter() - start, len(rows)
 

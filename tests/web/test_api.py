@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -18,7 +18,6 @@ from streamflow.testing.fakes.eccc import FakeEccc
 from streamflow.testing.replay import fixture_bytes
 from tests.web.conftest import as_role, bearer
 
-UTC = timezone.utc
 API = "/streamflow/api/v1"
 OBS = f"{API}/stations/01646500/observations"
 PROBLEM = "application/problem+json"
@@ -220,8 +219,8 @@ def test_paging_more_than_3_pages_while_rows_arrive(client, tokens, engine, repl
         return rows, response.links.get("next", {}).get("url")
 
     seen, url = page(OBS, {"type": "realtime_15min", "limit": 25, "f": f})
-    behind = datetime.fromisoformat(seen[3][0].replace("Z", "+00:00")) + timedelta(minutes=7)
-    ahead = datetime.fromisoformat(before[60][0].replace("Z", "+00:00")) + timedelta(minutes=7)
+    behind = datetime.fromisoformat(seen[3][0]) + timedelta(minutes=7)
+    ahead = datetime.fromisoformat(before[60][0]) + timedelta(minutes=7)
     _insert(engine, "01646500", [(behind, 1.5), (ahead, 2.5)])  # a late value behind, another ahead
     pages = 1
     while url:

@@ -21,7 +21,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -53,6 +53,7 @@ from streamflow.db.models import (
     Station,
     StationMapping,
 )
+from streamflow.db.stations import StationFilters
 from streamflow.vocabulary import FORECAST_SOURCE, Unit
 
 CMS_PER_CFS = 0.028316846592  # exact by definition: (0.3048 m)³
@@ -102,7 +103,7 @@ class ForecastRunKey:
 
 def format_instant(value: datetime) -> str:
     """RFC 3339 in UTC with ``Z``; fractions of a second only when there are any."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -117,17 +118,6 @@ def find_master_station(session: Session, station_number: str) -> MasterStation 
     return session.execute(
         select(MasterStation).where(MasterStation.station_number == station_number)
     ).scalar_one_or_none()
-
-
-@dataclass(frozen=True)
-class CatalogFilters:
-    """Filters of the station catalog (see ``streamflow.db.stations`` for their meaning)."""
-
-    agency: str | None = None
-    state: str | None = None
-    huc: str | None = None
-    text: str | None = None
-    bbox: tuple[float, float, float, float] | None = None
 
 
 def _catalog():
@@ -157,8 +147,12 @@ def _catalog():
     return union_all(master, only_data).subquery("catalog")
 
 
-def list_stations(session: Session, filters: CatalogFilters, *, after: str | None, limit: int) -> list[Row]:
-    """Up to ``limit`` catalog rows after station number ``after``, ordered by station number."""
+def list_stations(session: Session, filters: StationFilters, *, after: str | None, limit: int) -> list[Row]:
+    """Up to ``limit`` catalog rows after station number ``after``, ordered by station number.
+
+    ``filters`` mean what they mean for ``streamflow.db.stations`` (there applied to the master list
+    only; here to the catalog: the master list plus the stations with data missing from it).
+    """
     c = _catalog().c
     query = select(c)
     if filters.agency:
@@ -220,7 +214,7 @@ def _utc(value: Any) -> datetime:
     """Aggregates (min/max) bypass the column type on SQLite: parse and attach UTC there."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def station_mappings(session: Session, station_number: str) -> list[StationMapping]:
@@ -281,7 +275,7 @@ def observation_page(session: Session, query: ObservationQuery, limit: int) -> t
     """Up to ``limit`` rows (observed_at, type, discharge, unit, quality_code) and whether more follow."""
     discharge, unit = _converted(query.unit)
     stmt = _observations(query, O.observed_at, O.type, discharge.label("discharge"), unit.label("unit"), O.quality_code)
-    rows = list(session.execute(stmt.limit(limit + 1)))
+    rows = session.connection().execute(stmt.limit(limit + 1)).all()  # Core rows: no ORM loading per row
     return rows[:limit], len(rows) > limit
 
 
@@ -325,7 +319,7 @@ def stream_observations_csv(engine: Engine, query: ObservationQuery, station_num
 def _number(value: float) -> str:
     """Shortest round-trip text of a float, without a trailing ``.0`` (as PostgreSQL writes it)."""
     text = repr(value)
-    return text[:-2] if text.endswith(".0") else text
+    return text.removesuffix(".0")
 
 
 def _postgres_csv(engine: Engine, query: ObservationQuery, station_number: str, limit: int | None) -> Iterator[bytes]:

@@ -14,7 +14,7 @@ import hmac
 import json
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from streamflow.db.read import Interval
@@ -61,7 +61,7 @@ def parse_instant(text: str, parameter: str = "datetime") -> datetime:
     iso = f"{text[:19].replace('t', 'T')}.{fraction}{'+00:00' if offset == 'Z' else offset}"
     try:
         value = datetime.fromisoformat(iso)
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except (ValueError, OverflowError) as err:
         raise bad(parameter, text, f"not a valid date-time ({err})") from None
 
