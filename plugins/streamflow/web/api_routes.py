@@ -6,6 +6,7 @@ Each route reads at most ``limit`` rows (a forecast: its one stored run); pages 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -217,7 +218,7 @@ def get_observations(
             rows, more = read.observation_page(session, query, limit)
     if f == "csv":
         next_url = _next_url(request, encode_cursor([end.observed_at.isoformat(), end.type], scope)) if end else None
-        bounded = read.ObservationQuery(**{**query.__dict__, "through": end})
+        bounded = dataclasses.replace(query, through=end)
         return StreamingResponse(
             read.stream_observations_csv(get_engine(), bounded, station_number, limit),
             media_type=f"{CSV}; charset=utf-8",
