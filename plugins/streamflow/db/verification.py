@@ -199,7 +199,6 @@ def verify_runs(session: Session, run_ids: Iterable[int], *, now: datetime | Non
     now = _utc(now or datetime.now(timezone.utc), "now")
     result = VerificationResult()
     ids = sorted(set(run_ids))
-    result.runs_considered = len(ids)
     if not ids:
         return result
     by_station: dict[int, list[ForecastRun]] = defaultdict(list)
