@@ -30,6 +30,7 @@ The pairing rule: `docs/adr/0013-forecast-verification.md`.
 
 
 def build_verification_dag() -> DAG:
+    from streamflow.factory import default_args
     from streamflow.operators.verification import VerifyForecastsOperator
 
     schedule = reduce(lambda a, b: a | b, observation_assets())
@@ -43,6 +44,7 @@ def build_verification_dag() -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["streamflow", "verification"],
+        default_args=default_args(),  # bad params / unverifiable runs fail at once; DB errors retry
         params={
             "stations": Param([], type="array", items={"type": "string"}, title="Stations", **DRAFT_07,
                               description="Stations to verify (manual runs); empty = all."),
@@ -52,5 +54,5 @@ def build_verification_dag() -> DAG:
                               description="Observations up to (UTC). Empty = now."),
         },
     ) as dag:
-        VerifyForecastsOperator(task_id="verify_forecasts", retries=2)
+        VerifyForecastsOperator(task_id="verify_forecasts")
     return dag
