@@ -89,7 +89,8 @@ def _epoch_column(session: Session, column):
     return cast(func.strftime("%s", column), Integer)
 
 
-def _series(run: ForecastRun) -> ForecastSeries:
+def _series(run) -> ForecastSeries:
+    """A forecast run (anything with ``id``, ``run_date``, ``data``, ``unit``) as arrays."""
     data = run.data or []
     times = np.fromiter(
         (datetime.fromisoformat(item["valid_time"]).timestamp() for item in data), dtype=np.float64, count=len(data)
@@ -195,33 +196,32 @@ def _stored(session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, tup
 
 
 def verify_runs(session: Session, run_ids: Iterable[int], *, now: datetime | None = None) -> VerificationResult:
-    """Verify the given runs; rewrite the rows (and ``forecast_runs.rmse``) of runs whose scores changed."""
+    """Verify the given runs, station by station; rewrite the rows (and ``forecast_runs.rmse``) of
+    the runs whose scores changed."""
     now = _utc(now or datetime.now(timezone.utc), "now")
     result = VerificationResult()
     ids = sorted(set(run_ids))
-    if not ids:
-        return result
-    by_station: dict[int, list[ForecastRun]] = defaultdict(list)
-    numbers: dict[int, str] = {}
+    by_station: dict[int, list[int]] = defaultdict(list)
     for chunk in _chunks(ids):
-        for run, number in session.execute(
-            select(ForecastRun, Station.station_number)
-            .join(Station, Station.id == ForecastRun.station_id)
-            .where(ForecastRun.id.in_(chunk))
+        for run_id, station_id in session.execute(
+            select(ForecastRun.id, ForecastRun.station_id).where(ForecastRun.id.in_(chunk))
         ):
-            by_station[run.station_id].append(run)
-            numbers[run.station_id] = number
-    for station_id, runs in sorted(by_station.items()):
-        result.add(_verify_station(session, station_id, numbers[station_id], runs, now))
+            by_station[station_id].append(run_id)
+    columns = (ForecastRun.id, ForecastRun.source, ForecastRun.run_date, ForecastRun.data, ForecastRun.unit)
+    for station_id, station_runs in sorted(by_station.items()):
+        number = session.execute(select(Station.station_number).where(Station.id == station_id)).scalar_one()
+        runs = [row for chunk in _chunks(station_runs) for row in session.execute(select(*columns).where(ForecastRun.id.in_(chunk)))]
+        result.add(_verify_station(session, station_id, number, runs, now))
     return result
 
 
 def _verify_station(
-    session: Session, station_id: int, station_number: str, runs: list[ForecastRun], now: datetime
+    session: Session, station_id: int, station_number: str, runs: list, now: datetime
 ) -> VerificationResult:
+    """``runs``: rows of (id, source, run_date, data, unit) of one station's forecast runs."""
     result = VerificationResult()
     series = [(run, _series(run)) for run in runs]
-    by_type: dict[str, list[tuple[ForecastRun, ForecastSeries]]] = defaultdict(list)
+    by_type: dict[str, list[tuple[Any, ForecastSeries]]] = defaultdict(list)
     for run, s in series:
         by_type[s.observation_type].append((run, s))
     computed: dict[int, tuple[list[BinScores], str, str, str | None]] = {}
