@@ -168,8 +168,13 @@ def _exact(times: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndar
 def _step_means(times: np.ndarray, values: np.ndarray, ends: np.ndarray, step: int, native: int) -> np.ndarray:
     """Mean of the observations in (end − step, end] for each end; NaN below half coverage."""
     out = np.full(len(ends), np.nan)
-    if len(times) == 0:
+    if len(times) == 0 or len(ends) == 0:
         return out
+    # Sum from the run's own first window on, so the result never depends on how much more of the
+    # series the caller loaded (verifying again must give bit-identical scores).
+    first = np.searchsorted(times, ends.min() - step, side="right")
+    last = np.searchsorted(times, ends.max(), side="right")
+    times, values = times[first:last], values[first:last]
     cumulative = np.concatenate(([0.0], np.cumsum(values)))
     lo = np.searchsorted(times, ends - step, side="right")
     hi = np.searchsorted(times, ends, side="right")
