@@ -62,15 +62,15 @@ def test_on_the_observation_grid_values_pair_exactly():
 
 def test_coarser_forecast_steps_average_the_step_ending_at_the_valid_time():
     # 15-minute observations; a 6-hourly forecast valid at 06:00 and 12:00
-    times = [T0 + m * 900 for m in range(0, 49)]  # 00:00 … 12:00
-    values = [float(m) for m in range(0, 49)]
+    times = [T0 + m * 900 for m in range(49)]  # 00:00 … 12:00
+    values = [float(m) for m in range(49)]
     pairs = pair_run(forecast([6, 12], [0.0, 0.0]), observations(times, values))
     # (00:00, 06:00] holds m = 1 … 24 → mean 12.5; (06:00, 12:00] holds m = 25 … 48 → mean 36.5
     assert pairs.observed.tolist() == [12.5, 36.5]
 
 
 def test_a_step_less_than_half_observed_is_dropped():
-    times = [T0 + m * 900 for m in range(0, 25)] + [T0 + 12 * H]  # second step: 1 of 24 observed
+    times = [T0 + m * 900 for m in range(25)] + [T0 + 12 * H]  # second step: 1 of 24 observed
     pairs = pair_run(forecast([6, 12], [0.0, 0.0]), observations(times, [1.0] * 26))
     assert pairs.observed[0] == 1.0 and np.isnan(pairs.observed[1])
     assert pairs.dropped == 1

@@ -58,7 +58,7 @@ def scenario(engine):
     usgs_run = _forecast(engine, usgs_id, "01646500", "NOAA_NWM_SHORT_RANGE", range(1, 13),
                          [100.0 + h + errors[h] for h in range(1, 13)])
     # EC station observed in cms, forecast in cfs: 10 cms at every hour, forecast 360 cfs
-    ec_id = _store(engine, "08MF005", "EC", _obs_frame("08MF005", range(0, 7), [10.0] * 7, "cms"))
+    ec_id = _store(engine, "08MF005", "EC", _obs_frame("08MF005", range(7), [10.0] * 7, "cms"))
     ec_run = _forecast(engine, ec_id, "08MF005", "NOAA_RFC", range(1, 7), [360.0] * 6)
     return {"usgs_run": usgs_run, "ec_run": ec_run}
 
