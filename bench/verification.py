@@ -49,7 +49,7 @@ def _observations(index: int, days: int) -> pd.DataFrame:
 
 
 def _forecast_rows(station_id: int, frame: pd.DataFrame, days: int, index: int) -> list[dict]:
-    hourly = frame.set_index("observed_at")["discharge"]
+    observed = frame["discharge"].to_numpy()  # one value every 15 minutes from START
     rng = np.random.default_rng(10_000 + index)
     rows = []
     for day in range(days):
@@ -57,7 +57,8 @@ def _forecast_rows(station_id: int, frame: pd.DataFrame, days: int, index: int) 
         data = []
         for h in range(1, HORIZON_HOURS + 1):
             valid = issued + timedelta(hours=h)
-            truth = hourly.get(pd.Timestamp(valid), 500.0)
+            slot = (day * 24 + h) * 4
+            truth = observed[slot] if slot < len(observed) else 500.0
             value = float(truth) * (1 + 0.002 * h) + float(rng.normal(0, 5 + h))
             data.append({"valid_time": valid.isoformat().replace("+00:00", "Z"), "value": round(value, 2)})
         rows.append({"station_id": station_id, "source": "NOAA_RFC", "run_date": issued, "data": data, "unit": "cfs"})

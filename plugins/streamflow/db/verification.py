@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, bindparam, case, cast, delete, func, insert, literal_column, select, update
+from sqlalchemy import Integer, bindparam, case, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from streamflow.db.models import DischargeObservation, ForecastRun, ForecastVerification, Station
@@ -106,31 +106,47 @@ def _series(run) -> ForecastSeries:
 # --------------------------------------------------------------------------- selecting runs
 
 
+_RUN_COLUMNS = (ForecastRun.id, ForecastRun.source, ForecastRun.run_date, ForecastRun.data, ForecastRun.unit)
+
+
+def _station_ids(session: Session, station_numbers: Iterable[str] | None) -> dict[int, str]:
+    stmt = select(Station.id, Station.station_number).order_by(Station.id)
+    if station_numbers is not None:
+        stmt = stmt.where(Station.station_number.in_(sorted(set(station_numbers))))
+    return dict(session.execute(stmt).all())
+
+
+def _touching(session: Session, station_id: int, start: datetime, end: datetime) -> list[tuple[Any, ForecastSeries]]:
+    """One station's runs whose footprint overlaps [start, end], with their parsed series."""
+    rows = session.execute(
+        select(*_RUN_COLUMNS)
+        .where(
+            ForecastRun.station_id == station_id,
+            ForecastRun.run_date <= end + PERSISTENCE_LOOKBACK,
+            ForecastRun.run_date >= start - MAX_HORIZON,
+        )
+        .order_by(ForecastRun.id)
+    )
+    lo, hi = int(start.timestamp()), int(end.timestamp())
+    found = []
+    for row in rows:
+        series = _series(row)
+        first, last = series.footprint
+        if first <= hi and last >= lo:
+            found.append((row, series))
+    return found
+
+
 def runs_touching(
     session: Session, station_numbers: Iterable[str] | None, start: datetime, end: datetime
 ) -> list[int]:
     """Ids of the forecast runs whose footprint — persistence look-back before the issue time to
-    the last valid time — overlaps [start, end] (``station_numbers=None``: every station)."""
+    the last valid time (``ForecastSeries.footprint``) — overlaps [start, end]
+    (``station_numbers=None``: every station)."""
     start, end = _utc(start, "start"), _utc(end, "end")
-    stmt = (
-        select(ForecastRun.id, ForecastRun.run_date, ForecastRun.data)
-        .where(ForecastRun.run_date <= end + PERSISTENCE_LOOKBACK, ForecastRun.run_date >= start - MAX_HORIZON)
-        .order_by(ForecastRun.id)
+    return sorted(
+        row.id for station_id in _station_ids(session, station_numbers) for row, _s in _touching(session, station_id, start, end)
     )
-    if station_numbers is not None:
-        numbers = sorted(set(station_numbers))
-        if not numbers:
-            return []
-        ids = select(Station.id).where(Station.station_number.in_(numbers))
-        stmt = stmt.where(ForecastRun.station_id.in_(ids))
-    lo, hi = start.timestamp(), end.timestamp()
-    found = []
-    for run_id, run_date, data in session.execute(stmt):
-        issued = run_date.timestamp()
-        last = max((datetime.fromisoformat(v["valid_time"]).timestamp() for v in data or ()), default=issued)
-        if issued - PERSISTENCE_LOOKBACK.total_seconds() <= hi and last >= lo - 86_400:
-            found.append(run_id)
-    return found
 
 
 # --------------------------------------------------------------------------- observations
@@ -207,20 +223,18 @@ def verify_runs(session: Session, run_ids: Iterable[int], *, now: datetime | Non
             select(ForecastRun.id, ForecastRun.station_id).where(ForecastRun.id.in_(chunk))
         ):
             by_station[station_id].append(run_id)
-    columns = (ForecastRun.id, ForecastRun.source, ForecastRun.run_date, ForecastRun.data, ForecastRun.unit)
     for station_id, station_runs in sorted(by_station.items()):
         number = session.execute(select(Station.station_number).where(Station.id == station_id)).scalar_one()
-        runs = [row for chunk in _chunks(station_runs) for row in session.execute(select(*columns).where(ForecastRun.id.in_(chunk)))]
-        result.add(_verify_station(session, station_id, number, runs, now))
+        runs = [row for chunk in _chunks(station_runs) for row in session.execute(select(*_RUN_COLUMNS).where(ForecastRun.id.in_(chunk)))]
+        result.add(_verify_station(session, station_id, number, [(run, _series(run)) for run in runs], now))
     return result
 
 
 def _verify_station(
-    session: Session, station_id: int, station_number: str, runs: list, now: datetime
+    session: Session, station_id: int, station_number: str, series: list[tuple[Any, ForecastSeries]], now: datetime
 ) -> VerificationResult:
-    """``runs``: rows of (id, source, run_date, data, unit) of one station's forecast runs."""
+    """``series``: (row of id, source, run_date, data, unit; its parsed series) of one station's runs."""
     result = VerificationResult()
-    series = [(run, _series(run)) for run in runs]
     by_type: dict[str, list[tuple[Any, ForecastSeries]]] = defaultdict(list)
     for run, s in series:
         by_type[s.observation_type].append((run, s))
@@ -265,7 +279,7 @@ def _verify_station(
             update(ForecastRun.__table__).where(ForecastRun.__table__.c.id == bindparam("run_id")).values(rmse=bindparam("rmse")),
             rmse_updates,
         )
-    result.runs_considered = len(runs)
+    result.runs_considered = len(series)
     result.runs_changed = len(changed)
     result.rows_written = len(new_rows)
     return result
@@ -279,8 +293,16 @@ def verify_range(
     *,
     now: datetime | None = None,
 ) -> VerificationResult:
-    """Verify the runs whose horizons observations in [start, end] of these stations touch."""
-    return verify_runs(session, runs_touching(session, station_numbers, start, end), now=now)
+    """Verify the runs whose horizons observations in [start, end] of these stations touch
+    (``station_numbers=None``: every station), one station at a time."""
+    start, end = _utc(start, "start"), _utc(end, "end")
+    now = _utc(now or datetime.now(timezone.utc), "now")
+    result = VerificationResult()
+    for station_id, number in _station_ids(session, station_numbers).items():
+        touching = _touching(session, station_id, start, end)
+        if touching:
+            result.add(_verify_station(session, station_id, number, touching, now))
+    return result
 
 
 # --------------------------------------------------------------------------- reading
@@ -343,7 +365,7 @@ def verification_summary(
             v.n_pairs > 0,
         )
         .group_by(v.lead_bin, v.lead_start_hours)
-        .order_by(v.lead_bin == ALL, v.lead_start_hours, literal_column("1"))
+        .order_by(v.lead_bin == ALL, v.lead_start_hours)
     )
     if not include_partial:
         stmt = stmt.where(v.status == "complete")

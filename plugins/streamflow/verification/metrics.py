@@ -68,27 +68,41 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def nse(forecast: np.ndarray, observed: np.ndarray) -> float | None:
-    if len(observed) < 2:
-        return None
-    spread = float(np.sum((observed - observed.mean()) ** 2))
-    if spread == 0.0:
-        return None
-    return _finite(1.0 - float(np.sum((forecast - observed) ** 2)) / spread)
+def _constant(values: np.ndarray) -> bool:
+    """Exactly constant (max == min): a mean-based spread can be a rounding crumb instead of 0."""
+    return bool(values.max() == values.min())
 
 
-def kge(forecast: np.ndarray, observed: np.ndarray) -> float | None:
+def _efficiencies(forecast: np.ndarray, observed: np.ndarray, sse: float) -> tuple[float | None, float | None]:
+    """(NSE, KGE 2009) from the pairs and their sum of squared errors; None where undefined."""
+    n = len(observed)
+    if n < 2 or _constant(observed):
+        return None, None
+    mean_obs, mean_fc = float(observed.mean()), float(forecast.mean())
+    d_obs, d_fc = observed - mean_obs, forecast - mean_fc
+    ss_obs = float(d_obs @ d_obs)
+    nse_value = _finite(1.0 - sse / ss_obs)
+    if _constant(forecast) or mean_obs == 0.0:
+        return nse_value, None
+    ss_fc = float(d_fc @ d_fc)
+    r = float(d_fc @ d_obs) / math.sqrt(ss_fc * ss_obs)
+    alpha = math.sqrt(ss_fc / ss_obs)  # σf / σo
+    beta = mean_fc / mean_obs
+    return nse_value, _finite(1.0 - math.sqrt((r - 1.0) ** 2 + (alpha - 1.0) ** 2 + (beta - 1.0) ** 2))
+
+
+def nse(forecast, observed) -> float | None:
+    """Nash–Sutcliffe efficiency 1 − Σ(f − o)² / Σ(o − ō)²; None for n < 2 or constant observations."""
+    forecast, observed = np.asarray(forecast, dtype=np.float64), np.asarray(observed, dtype=np.float64)
+    error = forecast - observed
+    return _efficiencies(forecast, observed, float(error @ error))[0]
+
+
+def kge(forecast, observed) -> float | None:
     """Kling–Gupta efficiency (Gupta et al. 2009): 1 − √((r−1)² + (α−1)² + (β−1)²)."""
-    if len(observed) < 2:
-        return None
-    sd_obs, sd_fc = float(observed.std()), float(forecast.std())
-    mean_obs = float(observed.mean())
-    if sd_obs == 0.0 or sd_fc == 0.0 or mean_obs == 0.0:
-        return None
-    r = float(np.mean((forecast - forecast.mean()) * (observed - mean_obs))) / (sd_fc * sd_obs)
-    alpha = sd_fc / sd_obs
-    beta = float(forecast.mean()) / mean_obs
-    return _finite(1.0 - math.sqrt((r - 1.0) ** 2 + (alpha - 1.0) ** 2 + (beta - 1.0) ** 2))
+    forecast, observed = np.asarray(forecast, dtype=np.float64), np.asarray(observed, dtype=np.float64)
+    error = forecast - observed
+    return _efficiencies(forecast, observed, float(error @ error))[1]
 
 
 def scores(forecast, observed, persistence: float | None = None) -> Scores:
@@ -96,23 +110,27 @@ def scores(forecast, observed, persistence: float | None = None) -> Scores:
     forecast = np.asarray(forecast, dtype=np.float64)
     observed = np.asarray(observed, dtype=np.float64)
     keep = np.isfinite(forecast) & np.isfinite(observed)
-    forecast, observed = forecast[keep], observed[keep]
+    if not keep.all():
+        forecast, observed = forecast[keep], observed[keep]
     n = len(forecast)
     if n == 0:
         return Scores(0, None, None, None, None, None, None, None)
     error = forecast - observed
-    rmse = math.sqrt(float(np.mean(error**2)))
+    sse = float(error @ error)
+    rmse = math.sqrt(sse / n)
     persistence_rmse = skill = None
     if persistence is not None and math.isfinite(persistence):
-        persistence_rmse = math.sqrt(float(np.mean((persistence - observed) ** 2)))
+        reference = persistence - observed
+        persistence_rmse = math.sqrt(float(reference @ reference) / n)
         skill = 1.0 - rmse / persistence_rmse if persistence_rmse > 0.0 else None
+    nse_value, kge_value = _efficiencies(forecast, observed, sse)
     return Scores(
         n_pairs=n,
         rmse=rmse,
-        mean_error=float(error.mean()),
-        mae=float(np.abs(error).mean()),
-        nse=nse(forecast, observed),
-        kge=kge(forecast, observed),
+        mean_error=float(error.sum()) / n,
+        mae=float(np.abs(error).sum()) / n,
+        nse=nse_value,
+        kge=kge_value,
         persistence_rmse=persistence_rmse,
         skill=skill,
     )

@@ -30,6 +30,7 @@ Times are int64 seconds since 1970-01-01 UTC throughout (fast, unambiguous).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -82,7 +83,7 @@ class ForecastSeries:
     values: np.ndarray  # float64
     unit: str | None
 
-    @property
+    @cached_property
     def step(self) -> int:
         if len(self.valid_times) < 2:
             return 0
@@ -117,7 +118,7 @@ class ObservationSeries:
     def empty(cls, data_type: str, unit: str = Unit.CFS.value) -> ObservationSeries:
         return cls(data_type, np.empty(0, np.int64), np.empty(0, np.float64), unit, None)
 
-    @property
+    @cached_property
     def native_interval(self) -> int | None:
         if len(self.times) < 2:
             return None
