@@ -147,3 +147,16 @@ def test_scopes_come_from_the_triggering_events():
 def test_bad_params_fail_with_a_message(airflow_db, engine):
     run = build_verification_dag().test(run_conf={"start_date": "2026-06-02T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"})
     assert run.state == "failed"
+
+
+def test_a_worker_running_verification_builds_only_that_dag(engine, monkeypatch):
+    from streamflow.loading import generate_dags
+
+    with session_scope(engine) as s:
+        repo.create_configuration(
+            s, name="usgs", data_type="daily_mean", data_strategy="append", pull_start_date=datetime(2024, 1, 1, tzinfo=UTC),
+            schedule_type="daily", stations=[{"station_number": STATION}],
+        )
+    assert set(generate_dags()) == {"streamflow_config_1", VERIFICATION_DAG_ID}
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", VERIFICATION_DAG_ID)
+    assert list(generate_dags()) == [VERIFICATION_DAG_ID]
