@@ -4,7 +4,7 @@
     .venv/bin/python -m bench --only parse       # one part (the others' sections are kept)
     .venv/bin/python bench/run.py --quick        # small sizes, a smoke test (not written to the docs)
 
-Parts: ``writes`` (1), ``parse`` (2), ``e2e`` (3), ``memory`` (4), ``api`` (5). PostgreSQL parts create fresh
+Parts: ``writes`` (1), ``parse`` (2), ``e2e`` (3), ``memory`` (4), ``api`` (5), ``verification`` (6). PostgreSQL parts create fresh
 databases next to ``STREAMFLOW_TEST_POSTGRES_URL`` (default postgresql://postgres@127.0.0.1:5432/
 postgres) and drop them afterwards; without a reachable server they run on SQLite only.
 """
@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and `stream
 
 from bench import common
 
-PARTS = ("writes", "parse", "e2e", "memory", "api")
+PARTS = ("writes", "parse", "e2e", "memory", "api", "verification")
 DOC = common.REPO_ROOT / "docs" / "benchmarks.md"
 HEADER = """# Benchmarks
 
@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import api_export
 
             sections[part] = api_export.run(workdir, quick=args.quick)
+        elif part == "verification":
+            from bench import verification
+
+            sections[part] = verification.run(workdir, backends, quick=args.quick)
         print("\n" + sections[part].text() + "\n", flush=True)
     if not args.no_doc and not args.quick:
         write_doc(sections, postgres_url, args.output)

@@ -42,7 +42,7 @@ def test_upgrade_load_reference_twice_search_and_create(empty_db_url, monkeypatc
 
     for _ in range(2):  # every command is safe to repeat
         code, out, _err = run(capsys, "db", "upgrade")
-        assert code == 0 and "revision 0007" in out
+        assert code == 0 and "revision 0008" in out
         assert run(capsys, "db", "load-reference")[0] == 0
         numbers = counts(get_engine())
         assert numbers["hads"] >= 10_000 and numbers["usgs"] >= 8_000 and numbers["ec"] >= 1_500
@@ -188,7 +188,7 @@ def test_console_script_and_module_entry_point(tmp_path):
     for command in ([os.path.join(os.path.dirname(sys.executable), "streamflow")], [sys.executable, "-m", "streamflow"]):
         result = subprocess.run([*command, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
-        assert "revision 0007" in result.stdout
+        assert "revision 0008" in result.stdout
 
 
 def _create(options: dict[str, str]) -> int:

@@ -164,6 +164,7 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
                 data_strategy=config.data_strategy.value,
                 pull_start_date=config.pull_start_date.isoformat(),
                 map_index_template="{{ task.station['station_number'] if task.station else 'other source' }}",
+                **_observation_outlets(config),
             )
             stations = XComArg(plan)
             if len(sources) > 1:
@@ -173,6 +174,15 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
         if not sources:
             plan >> finalize
     return dag
+
+
+def _observation_outlets(config: PullConfig) -> dict[str, Any]:
+    """Observation pulls announce what they landed on their data type's asset (ADR 0013)."""
+    if config.data_type.is_forecast:
+        return {}
+    from streamflow.verification.events import asset_for, record_observation_event
+
+    return {"outlets": [asset_for(config.data_type.value)], "post_execute": record_observation_event}
 
 
 def build_invalid_dag(config: InvalidConfig) -> DAG:
@@ -215,4 +225,11 @@ def build_dags(rows: Iterable[Mapping[str, Any]], *, only_dag_id: str | None = N
                 dags[broken.dag_id] = build_invalid_dag(broken)
             except Exception:  # noqa: BLE001 - logged; the other rows still build
                 log.exception("%s: not even its invalid DAG could be built", broken.dag_id)
+    from streamflow.verification.dag import VERIFICATION_DAG_ID, build_verification_dag
+
+    if only_dag_id in (None, VERIFICATION_DAG_ID):
+        try:
+            dags[VERIFICATION_DAG_ID] = build_verification_dag()
+        except Exception:  # noqa: BLE001 - never a DAG file error
+            log.exception("building the %s DAG failed", VERIFICATION_DAG_ID)
     return dags

@@ -148,7 +148,9 @@ def _wanted_dag_id() -> str | None:
         dag_id = get_parsing_context().dag_id
     except Exception:  # noqa: BLE001
         return None
-    if dag_id and dag_id.startswith(DAG_ID_PREFIX):
+    from streamflow.verification.dag import VERIFICATION_DAG_ID
+
+    if dag_id and (dag_id.startswith(DAG_ID_PREFIX) or dag_id == VERIFICATION_DAG_ID):
         return dag_id
     return None
 

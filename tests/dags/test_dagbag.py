@@ -49,7 +49,7 @@ def seeded(engine):
 def test_one_dag_per_row_and_broken_row_isolated(seeded):
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {f"streamflow_config_{i}" for i in seeded.values()}
+    assert set(bag.dag_ids) == {f"streamflow_config_{i}" for i in seeded.values()} | {"streamflow_verification"}
 
     usgs = bag.dags[f"streamflow_config_{seeded['usgs_daily']}"]
     assert usgs.dag_display_name == "usgs_daily"
@@ -59,6 +59,7 @@ def test_one_dag_per_row_and_broken_row_isolated(seeded):
     assert usgs.start_date == datetime(2024, 1, 1, tzinfo=UTC)
     assert {t.task_id for t in usgs.tasks} == {"plan", "pull_usgs", "finalize"}
     assert usgs.get_task("pull_usgs").pool == "usgs_api"
+    assert [a.uri for a in usgs.get_task("pull_usgs").outlets] == ["streamflow://observations/daily_mean"]
     assert usgs.get_task("finalize").trigger_rule == "all_done"
     assert set(usgs.params.keys()) == {"stations", "start_date", "end_date", "data_strategy", "full_refresh"}
 
@@ -90,7 +91,7 @@ def test_invalid_dag_task_fails_with_the_reasons(seeded, airflow_db):
 
 def test_unreachable_database_builds_from_snapshot(seeded, monkeypatch, caplog):
     first = _dagbag()
-    assert len(first.dag_ids) == 5
+    assert len(first.dag_ids) == 6  # 5 configurations + streamflow_verification
     dispose_engines()
     monkeypatch.setenv("STREAMFLOW_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nowhere")
     with caplog.at_level(logging.WARNING):
@@ -106,7 +107,7 @@ def test_unreachable_database_without_snapshot_gives_no_dags_and_no_error(monkey
     monkeypatch.setenv("STREAMFLOW_SNAPSHOT_PATH", str(tmp_path / "none.json"))
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert bag.dag_ids == []
+    assert bag.dag_ids == ["streamflow_verification"]  # needs no configuration
 
 
 def test_worker_builds_only_the_dag_it_runs(seeded, engine, monkeypatch):

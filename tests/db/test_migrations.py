@@ -25,7 +25,7 @@ SEED_TABLES = {
 }
 
 
-HEAD = "0007"
+HEAD = "0008"
 
 OBSERVATION_STATION_FK = "fk_discharge_observations_station_id_stations"
 # Revision 0007 (ADR 0005): on PostgreSQL these enforce discharge_observations.station_id.
@@ -87,7 +87,7 @@ def test_each_revision_steps_down_and_up(empty_db_url):
     engine = make_engine(empty_db_url)
     try:
         migrate.upgrade(engine)
-        for target in ("0006", "0005", "0004", "0003", "0002", "0001"):
+        for target in ("0007", "0006", "0005", "0004", "0003", "0002", "0001"):
             migrate.downgrade(engine, target)
             assert migrate.current_revision(engine) == target
             if target == "0006":  # 0007 down: the declarative foreign key is back on every dialect

@@ -210,13 +210,13 @@ def test_truncating_stations_alone_fails(session):
     session.execute(insert(DischargeObservation).values(_row(good)))
     session.commit()
 
-    for statement in ("TRUNCATE stations, forecast_runs", "TRUNCATE stations CASCADE"):
+    for statement in ("TRUNCATE stations, forecast_runs, forecast_verifications", "TRUNCATE stations CASCADE"):
         with pytest.raises(IntegrityError) as excinfo:
             session.execute(text(statement))
         _refused(excinfo, True, "stations: truncated while discharge_observations still has rows")
         session.rollback()
 
-    session.execute(text("TRUNCATE stations, forecast_runs, discharge_observations"))
+    session.execute(text("TRUNCATE stations, forecast_runs, forecast_verifications, discharge_observations"))
     session.commit()
     assert _observations(session) == 0
 

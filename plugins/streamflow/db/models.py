@@ -219,3 +219,35 @@ class StationMapping(Base):
         Index("idx_source_lookup", "source_agency", "source_id"),
         Index("idx_target_lookup", "target_agency", "target_id"),
     )
+
+
+class ForecastVerification(Base):
+    """Scores of one forecast run in one lead-time bin (``lead_bin = 'all'``: the whole run).
+
+    Written by ``streamflow.db.verification`` (ADR 0013); values are in the run's unit.
+    """
+
+    __tablename__ = "forecast_verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    forecast_run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"))
+    lead_bin: Mapped[str] = mapped_column(String(20))
+    lead_start_hours: Mapped[int] = mapped_column(Integer)
+    lead_end_hours: Mapped[int] = mapped_column(Integer)
+    observation_type: Mapped[str] = mapped_column(String(20))
+    unit: Mapped[str | None] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))  # complete | partial
+    n_pairs: Mapped[int] = mapped_column(Integer)
+    pairs_dropped: Mapped[int] = mapped_column(Integer)
+    rmse: Mapped[float | None] = mapped_column(Float)
+    mean_error: Mapped[float | None] = mapped_column(Float)
+    mae: Mapped[float | None] = mapped_column(Float)
+    nse: Mapped[float | None] = mapped_column(Float)
+    kge: Mapped[float | None] = mapped_column(Float)
+    persistence_rmse: Mapped[float | None] = mapped_column(Float)
+    skill: Mapped[float | None] = mapped_column(Float)
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("forecast_run_id", "lead_bin", name="unique_forecast_verification_idx"),
+    )

@@ -1,0 +1,1 @@
+"""Forecast verification: pair forecasts with observations, score them by lead time (ADR 0013)."""
