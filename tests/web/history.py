@@ -1,7 +1,7 @@
 """What pulls leave behind, written with the project's own functions, for the pages' tests.
 
 Observations and forecasts go through the repository's writers; a run's log row is folded from
-per-station outcomes by ``streamflow.pulls.summarize``, as the DAG's ``finalize`` task does.
+per-station outcomes by ``streamflow.outcomes.summarize``, as the DAG's ``finalize`` task does.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 from streamflow.canonical import ForecastRunData
 from streamflow.db import repository as repo
-from streamflow.pulls import StationOutcome, summarize
+from streamflow.outcomes import StationOutcome, summarize
 
 
 def store_daily_means(

@@ -150,7 +150,7 @@ def _seed_history(streamflow_url: str, config_id: int) -> None:
 
     from streamflow.db import repository as repo
     from streamflow.db.engine import make_engine, session_scope
-    from streamflow.pulls import StationOutcome
+    from streamflow.outcomes import StationOutcome
 
     from tests.web.history import record_run, store_daily_means, store_rfc_forecast
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog, PullConfiguration, PullConfigurationStation, PullStationProgress
-from streamflow.pulls import StationOutcome
+from streamflow.outcomes import StationOutcome
 
 from tests.web.conftest import BASE_URL, as_role
 from tests.web.history import record_run, store_daily_means, store_rfc_forecast

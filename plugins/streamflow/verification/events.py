@@ -27,7 +27,7 @@ from airflow.sdk import Asset
 from streamflow.vocabulary import OBSERVATION_TYPES
 
 ASSET_URI = "streamflow://observations/{data_type}"
-WINDOW_SEPARATOR = " → "  # how streamflow.planning.Window prints itself
+WINDOW_SEPARATOR = " → "  # how streamflow.windows.Window prints itself
 
 
 def asset_for(data_type: str) -> Asset:
