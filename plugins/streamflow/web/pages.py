@@ -44,7 +44,7 @@ from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import MasterStation
 from streamflow.db.stations import count_master_stations, search_master_stations
-from streamflow.factory import PULL_TASK_IDS
+from streamflow.factory import SOURCE_PULLS
 from streamflow.vocabulary import (
     CFS_PER_CMS,
     OBSERVATION_TYPES,
@@ -196,7 +196,7 @@ def task_log_url(
         return None
     url = f"{airflow}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
     try:
-        task_id = PULL_TASK_IDS[Source(source)] if source else None
+        task_id = SOURCE_PULLS[Source(source)].task_id if source else None
     except ValueError:
         task_id = None
     return f"{url}/tasks/{task_id}/mapped" if task_id else url
