@@ -16,7 +16,6 @@ from typing import Any
 
 from croniter import CroniterBadDateError, croniter
 
-from streamflow.db.models import PullConfiguration, PullConfigurationStation
 from streamflow.errors import ConfigurationError
 from streamflow.vocabulary import Agency, DataStrategy, DataType, ScheduleType, infer_agency
 
@@ -88,11 +87,12 @@ class InvalidConfig:
         return dag_id_for(self.id) if self.id is not None else f"{DAG_ID_PREFIX}unknown"
 
 
-# What a row may hold: the model's column lengths (checked before the database refuses them), a
-# bound for the unbounded description, and the range of start dates (README.md, the CLI's help).
-NAME_MAX = PullConfiguration.__table__.c.name.type.length
-SCHEDULE_VALUE_MAX = PullConfiguration.__table__.c.schedule_value.type.length
-STATION_NUMBER_MAX = PullConfigurationStation.__table__.c.station_number.type.length
+# What a row may hold: the column lengths (streamflow.db.models declares its columns with these,
+# so validation refuses what the database would), a bound for the unbounded description, and the
+# range of start dates (README.md, the CLI's help).
+NAME_MAX = 100
+SCHEDULE_VALUE_MAX = 50
+STATION_NUMBER_MAX = 50
 DESCRIPTION_MAX = 10_000
 EARLIEST_START = datetime(1850, 1, 1, tzinfo=timezone.utc)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (ESC included)

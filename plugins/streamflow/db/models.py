@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from streamflow.configurations import NAME_MAX, SCHEDULE_VALUE_MAX, STATION_NUMBER_MAX
 from streamflow.db.types import BigIntPK, JsonType, UtcDateTime
 
 # Stable constraint names on every dialect (Alembic batch mode on SQLite needs names too).
@@ -109,14 +110,14 @@ class PullConfiguration(Base):
     __tablename__ = "pull_configurations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     description: Mapped[str | None] = mapped_column(Text)
     data_type: Mapped[str] = mapped_column(String(20))
     data_strategy: Mapped[str] = mapped_column(String(20))
     pull_start_date: Mapped[datetime] = mapped_column(UtcDateTime)
     is_enabled: Mapped[bool | None] = mapped_column(Boolean, default=True)
     schedule_type: Mapped[str] = mapped_column(String(20))
-    schedule_value: Mapped[str | None] = mapped_column(String(50))
+    schedule_value: Mapped[str | None] = mapped_column(String(SCHEDULE_VALUE_MAX))
     last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     next_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime | None] = mapped_column(UtcDateTime, server_default=func.now())
@@ -136,7 +137,7 @@ class PullConfigurationStation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     config_id: Mapped[int] = mapped_column(ForeignKey("pull_configurations.id"), index=True)
-    station_number: Mapped[str] = mapped_column(String(50))
+    station_number: Mapped[str] = mapped_column(String(STATION_NUMBER_MAX))
     station_name: Mapped[str | None] = mapped_column(Text)
     huc_code: Mapped[str | None] = mapped_column(String(20))
     state: Mapped[str | None] = mapped_column(String(50))
