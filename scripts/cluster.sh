@@ -144,7 +144,12 @@ start() {
   # Each worker reports its own name as the task instances' hostname (containers have their own).
   [[ "$name" == worker* ]] && extra=(--set "STREAMFLOW_WORKER_HOSTNAME=$name"
                                      --set "AIRFLOW__CORE__HOSTNAME_CALLABLE=streamflow.testing.cluster.worker_hostname")
-  compose_env exec "$service" "${extra[@]}" -- "${args[@]}" >>"$LOGS/$name.log" 2>&1 &
+  local override=()
+  [ -n "${STREAMFLOW_CLUSTER_OVERRIDES:-}" ] && override=(--override "$STREAMFLOW_CLUSTER_OVERRIDES")
+  # Not through the compose_env function: a backgrounded function is a subshell, and $! must be
+  # the component itself (compose_env.py makes it a process-group leader, then execs it).
+  "$PY" docker/compose_env.py exec "$service" --dotenv "$DOTENV" --local "$LOCAL" "${override[@]}" "${extra[@]}" \
+    -- "${args[@]}" >>"$LOGS/$name.log" 2>&1 &
   echo "$!" >"$PIDS/$name"
   say "started $name (pid $!, $service; log $LOGS/$name.log)"
 }
@@ -165,7 +170,8 @@ stop() {
   while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.3; done
   # The leader is gone (or timed out): its leftover children go too.
   kill -KILL -- "-$pid" 2>/dev/null || true
-  while kill -0 -- "-$pid" 2>/dev/null; do sleep 0.1; done
+  local tries=0
+  while kill -0 -- "-$pid" 2>/dev/null && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
   rm -f "$PIDS/$name"
   say "stopped $name ($signal)"
 }
