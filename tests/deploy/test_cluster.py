@@ -357,8 +357,12 @@ def test_two_workers_share_the_pulls_survive_losses_and_respect_the_pools(cluste
         runs[key] = response.json()["dag_run_id"]
     locks = LockWaits(POSTGRES_URL, cluster.dotenv["STREAMFLOW_DB_NAME"]).start()
 
+    seen_on: set[str] = set()  # every worker a pull was seen running or done on
+
     def pulls() -> list[dict]:
-        return [t for key in dags for t in cluster.task_instances(dags[key], runs[key]) if t["task_id"].startswith("pull_")]
+        tis = [t for key in dags for t in cluster.task_instances(dags[key], runs[key]) if t["task_id"].startswith("pull_")]
+        seen_on.update(t["hostname"] for t in tis if t["hostname"] and t["state"] in ("running", "success"))
+        return tis
 
     # 1. Both workers take pulls; worker1 is SIGKILLed (with its task processes) while it holds some.
     def worker1_holds_pulls():
@@ -415,6 +419,7 @@ def test_two_workers_share_the_pulls_survive_losses_and_respect_the_pools(cluste
     assert len(tis) == USGS_STATIONS + EC_STATIONS
     hosts = {t["hostname"] for t in tis}
     assert {"worker2", "worker3"} <= hosts <= {"worker1", "worker2", "worker3"}
+    assert seen_on == {"worker1", "worker2", "worker3"}, seen_on
 
     # The pools capped every service across all workers; the stand-in's 429/503 were retried.
     peak = dict(cluster.replay.max_in_flight)
@@ -463,6 +468,7 @@ def test_two_workers_share_the_pulls_survive_losses_and_respect_the_pools(cluste
     assert lock_report["longest_lock_wait_s"] < 5.0, lock_report
     summary = {"wall_s": round(wall, 1), "peak_in_flight": peak, "pools": POOLS,
                "errors_sent": {f"{s} {c}": n for (s, c), n in errors.items()}, "killed": len(killed),
-               "warm_shutdown_finished": len(running), "hosts": sorted(hosts), **lock_report}
+               "warm_shutdown_finished": len(running), "final_hosts": sorted(hosts), "hosts_seen": sorted(seen_on),
+               **lock_report}
     print(f"\nCLUSTER-SUMMARY {json.dumps(summary)}")
     (cluster.home.parent / "summary.json").write_text(json.dumps(summary))
