@@ -4,7 +4,8 @@
     .venv/bin/python -m bench --only parse       # one part (the others' sections are kept)
     .venv/bin/python bench/run.py --quick        # small sizes, a smoke test (not written to the docs)
 
-Parts: ``writes`` (1), ``parse`` (2), ``e2e`` (3), ``memory`` (4), ``api`` (5), ``verification`` (6). PostgreSQL parts create fresh
+Parts: ``writes`` (1), ``parse`` (2), ``e2e`` (3), ``memory`` (4), ``api`` (5), ``verification`` (6),
+``cluster`` (7; needs PostgreSQL and redis-server, not in the default set: ``--only cluster``). PostgreSQL parts create fresh
 databases next to ``STREAMFLOW_TEST_POSTGRES_URL`` (default postgresql://postgres@127.0.0.1:5432/
 postgres) and drop them afterwards; without a reachable server they run on SQLite only.
 """
@@ -25,7 +26,8 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and `stream
 
 from bench import common
 
-PARTS = ("writes", "parse", "e2e", "memory", "api", "verification")
+PARTS = ("writes", "parse", "e2e", "memory", "api", "verification", "cluster")
+DEFAULT_PARTS = ("writes", "parse", "e2e", "memory", "api", "verification")
 DOC = common.REPO_ROOT / "docs" / "benchmarks.md"
 HEADER = """# Benchmarks
 
@@ -76,7 +78,7 @@ def write_doc(sections: dict[str, common.Section], postgres_url: str | None, pat
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts ({', '.join(PARTS)})")
+    parser.add_argument("--only", default=",".join(DEFAULT_PARTS), help=f"comma-separated parts ({', '.join(PARTS)})")
     parser.add_argument("--backends", default="sqlite,postgresql", help="databases for writes/parse")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not written to the docs")
     parser.add_argument("--output", type=Path, default=DOC, help="markdown file to update (default docs/benchmarks.md)")
@@ -128,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import verification
 
             sections[part] = verification.run(workdir, backends, quick=args.quick)
+        elif part == "cluster":
+            from bench import cluster
+
+            sections[part] = cluster.run(workdir, quick=args.quick)
         print("\n" + sections[part].text() + "\n", flush=True)
     if not args.no_doc and not args.quick:
         write_doc(sections, postgres_url, args.output)

@@ -16,6 +16,8 @@
 # Settings (port, homes, database) are in scripts/airflow_env.sh; component logs go to
 # .airflow/logs/components/<name>.log.
 set -euo pipefail
+# Databases, logs and the admin password file under .airflow/.streamflow: owner only (0600/0700).
+umask 077
 cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh

@@ -1,35 +1,29 @@
-"""Reading docker-compose.airflow.yml and .env.example the way Compose does (for the deploy tests)."""
+"""Reading docker-compose.airflow.yml and .env.example the way Compose does (for the deploy tests).
+
+The resolution itself is docker/compose_env.py — what scripts/cluster.sh starts its processes
+with — so the tests check the same code the cluster runs.
+"""
 
 from __future__ import annotations
 
-import re
+import importlib.util
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.airflow.yml"
 ENV_EXAMPLE = REPO / ".env.example"
-VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+AIRFLOW_ENV = REPO / "docker" / "airflow.env"
+
+_spec = importlib.util.spec_from_file_location("compose_env", REPO / "docker" / "compose_env.py")
+compose_env = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(compose_env)
+
+VARIABLE = compose_env.VARIABLE
+ComposeError = compose_env.ComposeError
+interpolate = compose_env.interpolate
+read_dotenv = compose_env.read_dotenv
+service_environment = compose_env.service_environment
 
 
 def env_example() -> dict[str, str]:
-    values = {}
-    for line in ENV_EXAMPLE.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            values[key.strip()] = value[1:-1] if value[:1] == value[-1:] == "'" else value
-    return values
-
-
-def interpolate(text: str, env: dict[str, str]) -> str:
-    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} substitution."""
-
-    def one(match: re.Match) -> str:
-        name, op, arg = match["name"], match["op"], match["arg"]
-        value = env.get(name)
-        if op == ":-":
-            return value or arg
-        if op == ":?" and not value:
-            raise KeyError(f"{name}: {arg}")
-        return value or ""
-
-    return VARIABLE.sub(one, text)
+    return read_dotenv(ENV_EXAMPLE)

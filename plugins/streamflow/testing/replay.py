@@ -2,14 +2,24 @@
 
 Tests register routes, point the Airflow connections at ``server.url`` and inspect
 ``server.requests`` afterwards. Nothing here ever reaches the internet.
+
+Every server counts the requests in flight per service (``in_flight``, and the most seen at once
+in ``max_in_flight``; the service of a path is ``service_of(path)``: ``usgs``, ``eccc``, ``noaa``,
+else ``other``). ``load(service, LoadProfile(...))`` makes a service answer like the real one
+under load: latency, and on some requests a 429 with ``Retry-After`` or a 503 first. Which
+requests is a function of the seed and the request itself (method, path, query) — not of the
+order requests arrive in — so a test sees the same answers on every run; a retry of the same
+request is answered normally.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +54,45 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
+
+
+def service_of(path: str) -> str:
+    """The upstream service a request path belongs to (the pools are per service)."""
+    if path.startswith("/ogcapi/"):
+        return "usgs"
+    if path.startswith(("/today/", "/services/", "/wateroffice/")):
+        return "eccc"
+    if path.startswith("/nwps/"):
+        return "noaa"
+    return "other"
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """How a service answers under load. Ratios are of distinct requests (0.02 = 2 %)."""
+
+    latency: float = 0.0  # seconds added to every answer
+    jitter: float = 0.0  # up to this many seconds more, fixed per request
+    throttle_ratio: float = 0.0  # first try answered 429 Too Many Requests
+    retry_after: int = 1  # seconds, the 429's Retry-After header
+    unavailable_ratio: float = 0.0  # first try answered 503 Service Unavailable
+    seed: int = 0
+
+    def _fraction(self, key: str, salt: str) -> float:
+        digest = hashlib.blake2b(f"{self.seed}|{salt}|{key}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    def answer(self, key: str, attempt: int) -> tuple[float, Response | None]:
+        """(delay, an error answer or None) for the ``attempt``-th (0-based) identical request."""
+        delay = self.latency + self.jitter * self._fraction(key, "jitter")
+        if attempt == 0:
+            pick = self._fraction(key, "error")
+            if pick < self.throttle_ratio:
+                return delay, Response(429, {"code": "TooManyRequests", "description": "stand-in: rate limited"},
+                                       headers={"Retry-After": str(self.retry_after)})
+            if pick < self.throttle_ratio + self.unavailable_ratio:
+                return delay, Response(503, "stand-in: service unavailable", headers={"Content-Type": "text/plain"})
+        return delay, None
 
 
 @dataclass
@@ -84,6 +133,11 @@ class ReplayServer:
         self.routes: list[Route] = []
         self.requests: list[Request] = []
         self.unmatched: list[Request] = []
+        self.in_flight: Counter[str] = Counter()
+        self.max_in_flight: Counter[str] = Counter()
+        self.errors_sent: Counter[tuple[str, int]] = Counter()  # (service, status) of LoadProfile errors
+        self.profiles: dict[str, LoadProfile] = {}
+        self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
         server = self
 
@@ -103,7 +157,31 @@ class ReplayServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=self.rfile.read(length) if length else b"",
                 )
+                service = service_of(request.path)
+                with server._lock:
+                    server.in_flight[service] += 1
+                    server.max_in_flight[service] = max(server.max_in_flight[service], server.in_flight[service])
+                try:
+                    self._answer(request, service)
+                finally:
+                    with server._lock:
+                        server.in_flight[service] -= 1
+
+            def _answer(self, request: Request, service: str) -> None:
                 response = server._dispatch(request)
+                profile = server.profiles.get(service)
+                if profile is not None:
+                    key = f"{request.method} {self.path}"
+                    with server._lock:
+                        attempt = server._attempts[key]
+                        server._attempts[key] += 1
+                    delay, error = profile.answer(key, attempt)
+                    if delay:
+                        time.sleep(delay)
+                    if error is not None:
+                        with server._lock:
+                            server.errors_sent[(service, error.status)] += 1
+                        response = error
                 if response.delay:
                     time.sleep(response.delay)
                 if response.reset:
@@ -186,11 +264,22 @@ class ReplayServer:
                 self.routes.append(route)
         return route
 
+    def load(self, service: str, profile: LoadProfile | None) -> None:
+        """Answer ``service`` (see ``service_of``) like the real one under load; None: no more."""
+        with self._lock:
+            if profile is None:
+                self.profiles.pop(service, None)
+            else:
+                self.profiles[service] = profile
+
     def clear(self) -> None:
         with self._lock:
             self.routes.clear()
             self.requests.clear()
             self.unmatched.clear()
+            self.max_in_flight.clear()
+            self.errors_sent.clear()
+            self._attempts.clear()
 
     def requests_to(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path.rstrip("/") == path.rstrip("/")]
