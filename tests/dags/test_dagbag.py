@@ -178,7 +178,7 @@ def test_hostile_rows_each_become_an_invalid_dag_and_hide_nothing(seeded, engine
     with caplog.at_level(logging.WARNING):
         bag = _dagbag()
     assert bag.import_errors == {}
-    expected = {f"streamflow_config_{i}" for i in [*seeded.values(), *hostile.values()]}
+    expected = {f"streamflow_config_{i}" for i in [*seeded.values(), *hostile.values()]} | {"streamflow_verification"}
     assert set(bag.dag_ids) == expected
     for key, config_id in hostile.items():
         dag = bag.dags[f"streamflow_config_{config_id}"]
@@ -211,7 +211,7 @@ def test_unwritable_snapshot_never_stops_the_dags(seeded, monkeypatch, tmp_path)
     monkeypatch.setenv("STREAMFLOW_SNAPSHOT_PATH", str(blocker / "snapshot.json"))
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert len(bag.dag_ids) == 5
+    assert len(bag.dag_ids) == 6  # five configurations + streamflow_verification
 
 
 def test_hostile_snapshot_rows_become_invalid_dags(monkeypatch, tmp_path):
