@@ -30,7 +30,7 @@
 # a `change-me-...` placeholder from .env.example. Everything it creates (SQLite files, password
 # files) is readable by its owner only (umask 077).
 # plus where the databases are: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, and STREAMFLOW_DATABASE_URL or
-# the connection AIRFLOW_CONN_STREAMFLOW_DB (DESIGN §3).
+# the connection AIRFLOW_CONN_STREAMFLOW_DB (docs/architecture.md#configuration).
 set -euo pipefail
 umask 077
 

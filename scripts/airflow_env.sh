@@ -31,14 +31,14 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=${AIRFLOW__CORE__DAGS_ARE_PAUS
 
 # Airflow's metadata DB: SQLite under AIRFLOW_HOME (absolute path: Airflow refuses relative ones).
 # Airflow 3 task processes reach the metadata DB only through the API server's execution API, so
-# the LocalExecutor works on SQLite; the streamflow DB sets WAL + busy_timeout itself (DESIGN §10).
+# the LocalExecutor works on SQLite; the streamflow DB sets WAL + busy_timeout itself (docs/architecture.md#trap-sqlite-wal).
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}
 export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}
 # The LocalExecutor forks this many task processes up front (Airflow's default, 32, is a lot for a
 # laptop); the pools still cap each service.
 export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-8}
 
-# The API server on loopback only (`airflow standalone` would listen on 0.0.0.0, DESIGN §10);
+# The API server on loopback only (`airflow standalone` would listen on 0.0.0.0, docs/architecture.md#trap-standalone-bind);
 # base_url also tells the executor where the execution API is.
 export AIRFLOW__API__HOST=$STREAMFLOW_API_HOST
 export AIRFLOW__API__PORT=$STREAMFLOW_API_PORT
@@ -51,7 +51,7 @@ export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simp
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=$STREAMFLOW_ADMIN_USER:admin
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/simple_auth_manager_passwords.json}
 
-# The factory's last-known-good snapshot (DESIGN §5) next to Airflow's other state.
+# The factory's last-known-good snapshot (docs/adr/0006-dag-file-never-raises.md) next to Airflow's other state.
 export STREAMFLOW_SNAPSHOT_PATH=${STREAMFLOW_SNAPSHOT_PATH:-$AIRFLOW_HOME/streamflow_configurations_snapshot.json}
 
 # The venv's commands first (airflow, streamflow).

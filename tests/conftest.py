@@ -29,7 +29,7 @@ from streamflow.testing.replay import ReplayServer
 
 POSTGRES_URL = os.environ.get("STREAMFLOW_TEST_POSTGRES_URL")
 
-# Connection ids of the services (DESIGN §3).
+# Connection ids of the services (docs/architecture.md#configuration).
 SERVICE_CONNECTIONS = ("usgs_waterdata", "eccc_datamart", "eccc_wateroffice", "noaa_nwps")
 
 

@@ -1,5 +1,5 @@
 -- Every pull configuration with its stations, in one round trip and a stable order
--- (the DAG factory's only query; DESIGN §5). A configuration without stations still
+-- (the DAG factory's only query; docs/architecture.md#dag-factory). A configuration without stations still
 -- appears once, with NULL station columns. The config_id parameter limits the read to one
 -- configuration (a worker building only the DAG it runs); NULL reads them all.
 SELECT

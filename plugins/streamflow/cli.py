@@ -1,4 +1,4 @@
-"""The ``streamflow`` command (also ``python -m streamflow``), DESIGN §8.
+"""The ``streamflow`` command (also ``python -m streamflow``), docs/architecture.md#cli.
 
 Exit codes: 0 success, 1 an operation failed (database unreachable, …), 2 bad input (nothing
 was written).

@@ -167,6 +167,6 @@ def generate_dags() -> dict[str, DAG]:
         dags = build_dags(rows, only_dag_id=wanted)
         log.info("streamflow: %d DAG(s) from %d configuration(s) (%s)", len(dags), len(rows), origin)
         return dags
-    except Exception:  # noqa: BLE001 - the DAG file must not raise (DESIGN §10)
+    except Exception:  # noqa: BLE001 - the DAG file must not raise (docs/adr/0006-dag-file-never-raises.md)
         log.exception("streamflow: building DAGs failed")
         return {}

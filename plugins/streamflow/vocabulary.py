@@ -1,4 +1,4 @@
-"""The project's one vocabulary (DESIGN §4). Every other module spells these names from here."""
+"""The project's one vocabulary (docs/architecture.md#vocabularies). Every other module spells these names from here."""
 
 from __future__ import annotations
 

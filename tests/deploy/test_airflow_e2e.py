@@ -258,7 +258,7 @@ def test_every_process_listens_on_loopback_only(stack):
             continue
     port = int(stack.base_url.rsplit(":", 1)[1])
     assert ("127.0.0.1", port) in listening
-    assert {ip for ip, _port in listening} <= {"127.0.0.1", "::1"}, listening  # DESIGN §10: not 0.0.0.0
+    assert {ip for ip, _port in listening} <= {"127.0.0.1", "::1"}, listening  # docs/architecture.md#trap-standalone-bind: not 0.0.0.0
 
 
 def test_invalid_conf_is_refused_with_the_validation_message(stack):

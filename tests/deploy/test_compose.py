@@ -25,7 +25,7 @@ AIRFLOW_SERVICES = {
     "airflow-init",
 }
 LONG_RUNNING = {"postgres", "redis"} | AIRFLOW_SERVICES - {"airflow-init"}
-SERVICE_CONNECTIONS = ("usgs_waterdata", "eccc_datamart", "eccc_wateroffice", "noaa_nwps")  # DESIGN §3
+SERVICE_CONNECTIONS = ("usgs_waterdata", "eccc_datamart", "eccc_wateroffice", "noaa_nwps")  # docs/architecture.md#configuration
 SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "STREAMFLOW_DB_PASSWORD", "REDIS_PASSWORD",
            "STREAMFLOW_ADMIN_PASSWORD", "FLOWER_PASSWORD", "AIRFLOW__CORE__FERNET_KEY",
            "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")

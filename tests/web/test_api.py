@@ -255,7 +255,9 @@ def test_station_search_filters(api):
     assert _numbers(api, text="0938") == ["09380000"]
     assert _numbers(api, bbox="-78,38,-77,40") == ["01638500", "01646500"]
     assert _numbers(api, bbox="-122,49,-121,50") == ["08MF005"]
-    assert _numbers(api, state="ZZ") == []
+    unknown = api.get(f"{API}/stations", params={"state": "ZZ"})
+    assert unknown.status_code == 400 and unknown.json()["parameter"] == "state"
+    assert "unknown state or province code 'ZZ'" in unknown.json()["detail"]
 
 
 def test_station_list_pages_and_coverage(api, filled_db):

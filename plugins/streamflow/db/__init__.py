@@ -1,1 +1,1 @@
-"""Persistence: typed models, engine/session, repository functions (DESIGN §4)."""
+"""Persistence: typed models, engine/session, repository functions (docs/architecture.md#data-model)."""

@@ -18,7 +18,7 @@ _lock = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # Mapped tasks write from parallel processes under the LocalExecutor (DESIGN §10):
+    # Mapped tasks write from parallel processes under the LocalExecutor (docs/architecture.md#trap-sqlite-wal):
     # WAL lets readers run beside the writer, busy_timeout makes writers wait instead of failing.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

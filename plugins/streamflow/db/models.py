@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2 models of the streamflow database.
 
-Table and column names and the unique indexes follow the seed schema (DESIGN §4); additions are
+Table and column names and the unique indexes follow the seed schema (docs/architecture.md#data-model); additions are
 Alembic revisions (``alembic/versions``). The migrations are the only way the schema is created;
 ``tests/db/test_migrations.py`` proves these models and the migrations agree.
 """
@@ -105,7 +105,7 @@ class ForecastRun(Base):
 
 
 class PullConfiguration(Base):
-    """What to pull: one row becomes one DAG (DESIGN §5)."""
+    """What to pull: one row becomes one DAG (docs/architecture.md#dag-factory)."""
 
     __tablename__ = "pull_configurations"
 

@@ -1,4 +1,4 @@
-"""SQL kept as SQL in include/sql (DESIGN §2)."""
+"""SQL kept as SQL in include/sql (docs/architecture.md#layout)."""
 
 from __future__ import annotations
 

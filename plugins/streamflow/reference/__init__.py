@@ -1,4 +1,4 @@
-"""Reference data: station id mappings and the master station list (DESIGN §4, "Reference data").
+"""Reference data: station id mappings and the master station list (docs/architecture.md#reference-data).
 
 Two steps, kept apart:
 

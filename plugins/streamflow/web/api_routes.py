@@ -18,6 +18,7 @@ from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
 from streamflow.configurations import dag_id_for
+from streamflow.errors import ConfigurationError
 from streamflow.db import read
 from streamflow.db.engine import get_engine
 from streamflow.db.models import Station
@@ -124,8 +125,12 @@ def list_stations(
     = STATIONS_DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
-    filters = StationFilters(agency=agency, state=(state or "").strip() or None, huc=huc,
-                                  text=(text or "").strip() or None, bbox=parse_bbox(bbox))
+    try:
+        filters = StationFilters(agency=agency, state=(state or "").strip() or None, huc=huc,
+                                 text=(text or "").strip() or None, bbox=parse_bbox(bbox))
+    except ConfigurationError as exc:  # an unknown state/province code or a malformed HUC
+        parameter = "huc" if "HUC" in str(exc) else "state"
+        raise bad(parameter, huc if parameter == "huc" else state, str(exc)) from None
     scope = {"route": "stations", "agency": (agency or "").upper(), "state": filters.state, "huc": huc,
              "text": filters.text, "bbox": filters.bbox}
     after = _after(cursor, scope, _station_key)
