@@ -27,7 +27,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.deploy.test_airflow_e2e import REPO, AirflowStack, _environment, _free_port
+from tests.deploy.test_airflow_e2e import BIN, REPO, AirflowStack, _environment, _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +38,17 @@ STATION = "01646500"  # in data/master_stations.csv
 START_TIMEOUT = 180.0
 # Every page carries the session's CSRF token for its scripts (<body data-csrf=...>).
 CSRF_IN_PAGE = re.compile(r'data-csrf="([0-9a-f]{64})"')
+CUSTOM = "EditsConfig1"
+CUSTOM_ROLE = """
+import logging, sys
+logging.disable(logging.WARNING)
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    role = sm.add_role("EditsConfig1")
+    sm.add_permission_to_role(role, sm.create_permission("can_edit", "DAG:streamflow_config_1"))
+    assert sm.add_user("sf_one_dag", "One", "Dag", "sf_one_dag@example.org", role, sys.argv[1])
+"""
 PERMISSION_REFUSED = "editing pull configurations needs DAG edit permission"
 
 
@@ -110,6 +121,11 @@ def fab(tmp_path_factory) -> Iterator[FabServer]:
                           timeout=600, check=False)
     assert init.returncode == 0, f"docker/init.sh failed:\n{init.stdout}\n{init.stderr}"
     assert f"user '{ADMIN}' (Admin): created" in init.stderr
+    # A custom role that may edit one configuration's DAG only (the first configuration, made below).
+    editor_password = secrets.token_urlsafe(12)
+    custom = subprocess.run([str(BIN / "python"), "-c", CUSTOM_ROLE, editor_password], env=env, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert custom.returncode == 0, custom.stderr
 
     stack = AirflowStack(f"http://127.0.0.1:{port}", streamflow_url, env, None, home / "logs")  # type: ignore[arg-type]
     try:
@@ -126,10 +142,12 @@ def fab(tmp_path_factory) -> Iterator[FabServer]:
                                           "roles": [{"name": role}], "password": password})
             assert created.status_code == 200, created.text
             tokens[role] = _token(stack.base_url, username, password)
+        tokens[CUSTOM] = _token(stack.base_url, "sf_one_dag", editor_password)
         server = FabServer(stack, tokens, 0)
         made = server.request("POST", "/streamflow/configurations", "Admin", data=_form("admin's configuration"))
         assert made.status_code == 303, made.text
         server.config_id = int(re.search(r"/configurations/(\d+)", made.headers["location"]).group(1))
+        assert server.config_id == 1  # the DAG the custom role may edit
         yield server
     finally:
         killed = stack.stop()
@@ -270,3 +288,25 @@ def test_admin_deletes_and_viewer_still_cannot(fab):
                           data={"confirm": "delete"})
     assert deleted.status_code == 303, deleted.text[:300]
     assert fab.rows(f"SELECT id FROM pull_configurations WHERE id = {config_id}") == []
+
+
+def test_a_role_with_edit_on_one_configuration_dag_edits_that_one_only(fab):
+    """FAB per-DAG permission ``can_edit`` on ``DAG:streamflow_config_1`` (no DAG of that id exists
+    here): that configuration may be changed; another, or a new one (no DAG id yet), may not."""
+    other = fab.request("POST", "/streamflow/configurations", "Admin", data=_form("not yours"))
+    other_id = int(re.search(r"/configurations/(\d+)\?", other.headers["location"]).group(1))
+    before = fab.configurations()
+
+    assert fab.get("/streamflow/", CUSTOM).status_code == 200  # reading needs a user only
+    refused_new = fab.request("POST", "/streamflow/configurations", CUSTOM, data=_form("new by custom role"))
+    assert refused_new.status_code == 403 and PERMISSION_REFUSED in refused_new.text
+    refused_other = fab.request("POST", f"/streamflow/configurations/{other_id}/enabled", CUSTOM,
+                                data={"enabled": "false"})
+    assert refused_other.status_code == 403 and PERMISSION_REFUSED in refused_other.text
+    assert fab.configurations() == before
+
+    allowed = fab.request("POST", f"/streamflow/configurations/{fab.config_id}", CUSTOM,
+                          data=_form("renamed by its DAG editor"))
+    assert allowed.status_code == 303, allowed.text[:300]
+    assert fab.rows(f"SELECT name FROM pull_configurations WHERE id = {fab.config_id}") \
+        == [("renamed by its DAG editor",)]
