@@ -292,7 +292,7 @@ def test_admin_deletes_and_viewer_still_cannot(fab):
 
 def test_a_role_with_edit_on_one_configuration_dag_edits_that_one_only(fab):
     """FAB per-DAG permission ``can_edit`` on ``DAG:streamflow_config_1`` (no DAG of that id exists
-    here): that configuration may be changed; another, or a new one (no DAG id yet), may not."""
+    here): that configuration may be changed; another, or a new one (no DAG id yet, also a clone), may not."""
     other = fab.request("POST", "/streamflow/configurations", "Admin", data=_form("not yours"))
     other_id = int(re.search(r"/configurations/(\d+)\?", other.headers["location"]).group(1))
     before = fab.configurations()
@@ -303,6 +303,9 @@ def test_a_role_with_edit_on_one_configuration_dag_edits_that_one_only(fab):
     refused_other = fab.request("POST", f"/streamflow/configurations/{other_id}/enabled", CUSTOM,
                                 data={"enabled": "false"})
     assert refused_other.status_code == 403 and PERMISSION_REFUSED in refused_other.text
+    # A clone is a new configuration (a new DAG): not even its own configuration may be cloned.
+    refused_clone = fab.request("POST", f"/streamflow/configurations/{fab.config_id}/clone", CUSTOM)
+    assert refused_clone.status_code == 403 and PERMISSION_REFUSED in refused_clone.text
     assert fab.configurations() == before
 
     allowed = fab.request("POST", f"/streamflow/configurations/{fab.config_id}", CUSTOM,

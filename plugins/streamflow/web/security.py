@@ -91,6 +91,8 @@ async def edit_access(request: Request, user: GetUserDep) -> BaseUser:
     """Dependency of every write: DAG edit rights (403 otherwise) and the CSRF proof."""
     raw = request.path_params.get("config_id")
     config_id = int(raw) if isinstance(raw, str) and raw.isdigit() else None
+    if request.url.path.endswith("/clone"):
+        config_id = None  # a clone is a new configuration: edit on DAGs in general, not on the source's DAG
     if not can_edit(user, config_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "editing pull configurations needs DAG edit permission")
     await check_csrf(request)
