@@ -82,7 +82,7 @@ async def check_csrf(request: Request) -> None:
 
 
 def can_edit(user: BaseUser, config_id: int | None = None) -> bool:
-    """DAG edit permission: on the configuration's DAG, or on DAGs in general for a new one."""
+    """DAG edit permission: on the configuration's DAG, or on DAGs in general for a new one (or a clone)."""
     dag_id = dag_id_for(config_id) if config_id is not None else None
     return get_auth_manager().is_authorized_dag(method="PUT", details=DagDetails(id=dag_id), user=user)
 
@@ -91,6 +91,8 @@ async def edit_access(request: Request, user: GetUserDep) -> BaseUser:
     """Dependency of every write: DAG edit rights (403 otherwise) and the CSRF proof."""
     raw = request.path_params.get("config_id")
     config_id = int(raw) if isinstance(raw, str) and raw.isdigit() else None
+    if request.url.path.endswith("/clone"):
+        config_id = None  # a clone is a new configuration (a new DAG): edit on DAGs in general
     if not can_edit(user, config_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "editing pull configurations needs DAG edit permission")
     await check_csrf(request)
