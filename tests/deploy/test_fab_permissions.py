@@ -310,6 +310,10 @@ def test_a_role_with_edit_on_one_configuration_dag_edits_that_one_only(fab):
     refused_clone = fab.request("POST", f"/streamflow/configurations/{fab.config_id}/clone", CUSTOM)
     assert refused_clone.status_code == 403 and PERMISSION_REFUSED in refused_clone.text
     assert fab.configurations() == before
+    # The detail page offers it the edit controls of its own configuration, but no Clone button.
+    detail = fab.get(f"/streamflow/configurations/{fab.config_id}", CUSTOM)
+    assert detail.status_code == 200 and 'id="toggle-enabled"' in detail.text
+    assert f"/configurations/{fab.config_id}/clone" not in detail.text
 
     allowed = fab.request("POST", f"/streamflow/configurations/{fab.config_id}", CUSTOM,
                           data=_form("renamed by its DAG editor"))

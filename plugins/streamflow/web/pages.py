@@ -145,6 +145,8 @@ templates.env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) el
 
 def _render(request: Request, template: str, user, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("can_edit", can_edit(user, context.get("config_id")))
+    # A clone is a new configuration: it needs edit rights on DAGs in general (docs/adr/0014-web-security.md).
+    context.setdefault("can_create", can_edit(user, None))
     context.update(
         base=_base(request),
         airflow=_airflow_root(request),
