@@ -34,7 +34,7 @@ from urllib.parse import quote, urlencode
 import pandas as pd
 from airflow.sdk import BaseHook
 
-from streamflow.canonical import canonical_observations, empty_observations
+from streamflow.canonical import VALUES_DROPPED, canonical_observations, empty_observations, values_dropped
 from streamflow.configurations import StationSpec
 from streamflow.errors import ConfigurationError, PermanentSourceError, StationNotFoundError, short_url
 from streamflow.hooks.base import ObservationHook, StreamflowHttpHook
@@ -355,11 +355,18 @@ class EcccHook(ObservationHook, BaseHook):
     def _kept(
         self, frame: pd.DataFrame, station: str, start: datetime, end: datetime, what: str, where: str
     ) -> pd.DataFrame:
+        dropped = values_dropped(frame)
         kept = _keep(frame, start, end)
+        kept.attrs[VALUES_DROPPED] = dropped
         self.log.info(
             "%s: station %s: %d %s %s → %s from %s",
             SOURCE, station, len(kept), what, start.isoformat(), end.isoformat(), where,
         )
+        if dropped:
+            self.log.warning(
+                "%s: station %s: %d non-finite discharge value(s) (NaN/inf/overflow) dropped from %s",
+                SOURCE, station, dropped, where,
+            )
         return kept
 
     def test_connection(self) -> tuple[bool, str]:
@@ -368,7 +375,8 @@ class EcccHook(ObservationHook, BaseHook):
 
 
 def _combined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    dropped = sum(values_dropped(f) for f in frames)
     frames = [f for f in frames if not f.empty]
     if not frames:
-        return empty_observations()
-    return canonical_observations(pd.concat(frames, ignore_index=True))
+        return empty_observations(dropped)
+    return canonical_observations(pd.concat(frames, ignore_index=True), dropped=dropped)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from streamflow.canonical import values_dropped
 from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
@@ -142,6 +143,7 @@ def pull_observations(
                 )
                 outcome.progress = iso_z(reached)
         outcome.chunks_done = index
+        outcome.values_dropped += values_dropped(frame)  # NaN/±inf the service sent: never stored
         outcome.rows_fetched += result.rows_in
         outcome.rows_written += result.rows_written
         logger.info(
@@ -152,7 +154,7 @@ def pull_observations(
         outcome.status = "nothing"
         outcome.message = "the service returned no data for the window"
     logger.info(
-        "%s: done: %d row(s) fetched, %d written in %d chunk(s); progress %s",
-        name, outcome.rows_fetched, outcome.rows_written, len(chunks), outcome.progress,
+        "%s: done: %d row(s) fetched, %d written in %d chunk(s), %d non-finite value(s) dropped; progress %s",
+        name, outcome.rows_fetched, outcome.rows_written, len(chunks), outcome.values_dropped, outcome.progress,
     )
     return outcome
