@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,18 @@ OBSERVATION_DTYPES = {
     "quality_code": "object",
     "data_type": "object",
 }
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value: str | None) -> str | None:
+    """``value`` without NUL, other control characters and lone surrogates (neither PostgreSQL nor
+    UTF-8 can store them): a service's odd qualifier is cleaned, not a write that fails on every retry."""
+    if value is None:
+        return None
+    cleaned = _UNSTORABLE.sub("", value)
+    return cleaned if cleaned.strip() else None
 
 
 #: ``DataFrame.attrs`` key of the number of non-finite discharge values dropped from a frame.
@@ -77,6 +90,9 @@ def canonical_observations(frame: pd.DataFrame, *, dropped: int | None = None) -
     out["discharge"] = numbers
     for column in ("station_number", "unit", "quality_code", "data_type"):
         values = out[column].astype("object")
+        if column == "quality_code":  # free text from the service
+            cleaned = [clean_text(v) if isinstance(v, str) else v for v in values.tolist()]
+            values = pd.Series(cleaned, index=values.index, dtype="object")
         out[column] = values.where(values.notna(), None)
     out = out[finite]
     out = out.drop_duplicates(subset=["station_number", "observed_at", "data_type"], keep="last")

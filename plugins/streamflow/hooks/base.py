@@ -227,8 +227,10 @@ class StreamflowHttpHook(BaseHook):
             return response.content.decode("cp1252")
 
     def test_connection(self) -> tuple[bool, str]:
+        """Reach the service root; the message names the host, never a password or key in it."""
+        shown = redact_url(self.base_url)
         try:
             response = self.session.get(self.base_url, timeout=self.timeout)
         except requests.RequestException as exc:
-            return False, f"{self.source}: cannot reach {self.base_url}: {type(exc).__name__}"
-        return response.status_code < 500, f"{self.source}: {self.base_url} answered HTTP {response.status_code}"
+            return False, f"{self.source}: cannot reach {shown}: {type(exc).__name__}"
+        return response.status_code < 500, f"{self.source}: {shown} answered HTTP {response.status_code}"

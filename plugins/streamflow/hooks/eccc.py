@@ -63,6 +63,21 @@ WATEROFFICE_REALTIME_PATH = "/services/real_time_data/csv/inline"
 WATEROFFICE_DAILY_PATH = "/services/daily_data/csv/inline"
 
 _STATION_NUMBER = re.compile(r"^\d{2}[A-Z]{2}\d{3}$")
+#: The Datamart's province/territory folders; nothing else goes into a URL path.
+PROVINCES = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"})
+
+
+def check_province(province: Any, station_number: str) -> str:
+    """``bc `` -> ``BC``; anything that is not a province/territory code is a permanent error."""
+    code = str(province).strip().upper() if province is not None else ""
+    if code not in PROVINCES:
+        raise ConfigurationError(
+            f"province/territory {str(province)[:40]!r} is not one of {', '.join(sorted(PROVINCES))}; "
+            "it names the station's Datamart folder (master_stations.state or the Datamart station list)",
+            source=SOURCE,
+            station_number=station_number,
+        )
+    return code
 
 
 def normalize_station_number(station_number: str) -> str:
@@ -128,6 +143,7 @@ class EcccDatamartHook(_EcccHttpHook):
                 source=SOURCE,
                 station_number=station_number,
             )
+        province = check_province(province, station_number)
         path = DATAMART_CSV_PATH.format(province=province, station=station_number, frequency=frequency)
         text = self.get_text(path, station_number=station_number)
         return parse_datamart_csv(text, station_number=station_number, url=self.url(path))

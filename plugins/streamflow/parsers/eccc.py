@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from streamflow.canonical import canonical_observations, empty_observations
+from streamflow.canonical import canonical_observations, clean_text, empty_observations
 from streamflow.errors import PayloadError, TransientSourceError, redact_url, short_url
 from streamflow.vocabulary import Agency, DataType, Source, Unit
 
@@ -336,7 +336,7 @@ def parse_station_list(
             raise body.error(line, "empty station ID")
         stations[number] = {
             "station_number": number,
-            "name": fields[name_col].strip(),
+            "name": (clean_text(fields[name_col]) or "").strip(),
             "latitude": body.number(line, fields[lat_col], "latitude"),
             "longitude": body.number(line, fields[lon_col], "longitude"),
             "state": fields[prov_col].strip().upper() or None,

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from streamflow.canonical import ForecastRunData
+from streamflow.canonical import ForecastRunData, clean_text
 from streamflow.errors import PayloadError
 from streamflow.vocabulary import FORECAST_SOURCE, DataType, Unit
 
@@ -57,7 +57,7 @@ def _text(value: Any) -> str | None:
     """A metadata field as a clean string, or ``None`` when NWPS says "no value"."""
     if is_missing(value) or isinstance(value, (dict, list)):
         return None
-    text = str(value).strip()
+    text = (clean_text(str(value)) or "").strip()
     return text or None
 
 

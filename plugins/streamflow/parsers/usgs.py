@@ -19,7 +19,7 @@ import pandas as pd
 from dataretrieval.codes import to_state
 from dataretrieval.codes.timezones import tz as _TZ_OFFSETS
 
-from streamflow.canonical import canonical_observations, empty_observations, values_dropped
+from streamflow.canonical import canonical_observations, clean_text, empty_observations, values_dropped
 from streamflow.errors import PayloadError
 from streamflow.vocabulary import CFS_PER_CMS, Agency, DataType, Unit
 
@@ -178,11 +178,12 @@ def _qualifier_list(raw: Any) -> list[str]:
                 return _qualifier_list(json.loads(text))
             except ValueError:
                 pass
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return [part for part in (_text(p) for p in text.split(",")) if part]
     if isinstance(raw, (list, tuple)) or hasattr(raw, "tolist"):
         items = raw.tolist() if hasattr(raw, "tolist") else list(raw)
-        return [str(item).strip() for item in items if item is not None and str(item).strip()]
-    return [str(raw).strip()]
+        return [text for text in (_text(item) for item in items) if text]
+    text = _text(raw)
+    return [text] if text else []
 
 
 def _quality_code(approval: Any, qualifier: Any) -> tuple[str | None, str | None]:
@@ -239,7 +240,7 @@ def _float_or_none(value: Any) -> float | None:
 def _text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    text = str(value).strip()
+    text = (clean_text(str(value)) or "").strip()  # no NUL / lone surrogate ever reaches the database
     return text or None
 
 
