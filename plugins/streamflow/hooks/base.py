@@ -29,6 +29,7 @@ from streamflow.errors import (
     redact_url,
     short_url,
 )
+from streamflow.provider import ui_field_behaviour
 from streamflow.timeutil import as_utc
 from streamflow.vocabulary import DataType
 
@@ -123,6 +124,15 @@ class StreamflowHttpHook(BaseHook):
         self.conn_id = conn_id or self.default_conn_name
         if timeout is not None:
             self.timeout = timeout
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden/relabelled fields and placeholders of this type's connection form.
+
+        Declared once in :mod:`streamflow.provider` (Airflow 3.3 reads it from the provider info
+        there without importing hooks); this method returns the same declaration.
+        """
+        return ui_field_behaviour(cls.conn_type)
 
     @cached_property
     def connection(self):

@@ -37,6 +37,7 @@ from airflow.sdk import BaseHook
 from streamflow.canonical import VALUES_DROPPED, canonical_observations, empty_observations, values_dropped
 from streamflow.configurations import StationSpec
 from streamflow.errors import ConfigurationError, PermanentSourceError, StationNotFoundError, short_url
+from streamflow.provider import connection_form
 from streamflow.hooks.base import ObservationHook, StreamflowHttpHook
 from streamflow.parsers.eccc import (
     WATEROFFICE_PARAMETER_DISCHARGE,
@@ -114,8 +115,8 @@ class EcccDatamartHook(_EcccHttpHook):
 
     default_conn_name = "eccc_datamart"
     conn_type = "streamflow_eccc_datamart"
-    hook_name = "ECCC MSC Datamart"
-    default_host = "https://dd.weather.gc.ca"
+    hook_name = connection_form(conn_type).display_name
+    default_host = connection_form(conn_type).default_host
 
     def __init__(self, conn_id: str | None = None, *, timeout: tuple[float, float] | None = None) -> None:
         super().__init__(conn_id, timeout=timeout)
@@ -154,8 +155,8 @@ class EcccWaterOfficeHook(_EcccHttpHook):
 
     default_conn_name = "eccc_wateroffice"
     conn_type = "streamflow_eccc_wateroffice"
-    hook_name = "ECCC Water Office web services"
-    default_host = "https://wateroffice.ec.gc.ca"
+    hook_name = connection_form(conn_type).display_name
+    default_host = connection_form(conn_type).default_host
 
     @staticmethod
     def _query(pairs: list[tuple[str, str]]) -> str:

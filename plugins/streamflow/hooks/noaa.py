@@ -31,6 +31,7 @@ from streamflow.errors import (
     redact_url,
     short_url,
 )
+from streamflow.provider import connection_form
 from streamflow.hooks.base import StreamflowHttpHook
 from streamflow.parsers.noaa import (
     NWM_FALLBACK_MEMBER,
@@ -61,8 +62,8 @@ class NoaaNwpsHook(StreamflowHttpHook):
     conn_name_attr = "conn_id"
     default_conn_name = "noaa_nwps"
     conn_type = "streamflow_noaa_nwps"
-    hook_name = "NOAA National Water Prediction Service"
-    default_host = "https://api.water.noaa.gov"
+    hook_name = connection_form(conn_type).display_name
+    default_host = connection_form(conn_type).default_host
     source = Source.NOAA.value
 
     def __init__(self, conn_id: str | None = None, *, timeout: tuple[float, float] | None = None) -> None:
