@@ -8,6 +8,7 @@ Every message names the source, the station (when there is one) and what went wr
 from __future__ import annotations
 
 import re
+import traceback
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # A query parameter whose name (lower case, ``-`` read as ``_``) contains one of these is a secret:
@@ -97,6 +98,7 @@ class StreamflowError(Exception):
         if retryable is not None:
             self.retryable = retryable
         self.reason = message
+        self.window: str | None = None  # the pull's chunk/window, set by the pull when it knows it
         prefix = ""
         if source:
             prefix += f"{source}: "
@@ -204,3 +206,23 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def end_of_task_line(exc: StreamflowError, *, window: str | None, attempt: int, attempts: int) -> str:
+    """The one line a failed pull's task log ends with: source, station, window, cause, attempt n of m."""
+    then = "Airflow retries it" if exc.retryable and attempt < attempts else "no retry"
+    return f"{exc} | window {window or 'not planned'} | attempt {attempt} of {attempts} ({then})"
+
+
+def detach_library_traceback(exc: StreamflowError, logger) -> StreamflowError:
+    """Log ``exc`` with its whole chain (dataretrieval/httpx/anyio frames) at DEBUG, then return it
+    without the chain and frames, so the traceback Airflow's task runner prints stays a few lines.
+
+    The exception keeps its type and attributes: the retry policy decides on it as before.
+    """
+    # Formatted now: the chain is cut below, and a handler may format the record later.
+    logger.debug("%s: traceback through the client libraries:\n%s", exc, "".join(traceback.format_exception(exc)))
+    exc.__cause__ = None
+    exc.__context__ = None
+    exc.__suppress_context__ = True
+    return exc.with_traceback(None)

@@ -122,6 +122,7 @@ def pull_observations(
             frame = hook.fetch_observations(station, target.data_type, chunk.start, chunk.end)
         except StreamflowError as exc:
             outcome.status, outcome.message, outcome.retryable = "failed", str(exc), exc.retryable
+            exc.window = f"chunk {index}/{len(chunks)} {chunk}"
             logger.error(
                 "%s: chunk %d/%d %s failed: %s (progress stays %s)", name, index, len(chunks), chunk, exc,
                 outcome.progress,
