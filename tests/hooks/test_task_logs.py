@@ -10,8 +10,6 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.factory import build_dags
