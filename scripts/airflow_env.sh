@@ -26,6 +26,9 @@ export STREAMFLOW_ADMIN_USER=${STREAMFLOW_ADMIN_USER:-admin}
 export AIRFLOW__CORE__DAGS_FOLDER=$STREAMFLOW_REPO/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER=$STREAMFLOW_REPO/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+# plugins/.airflowignore is read as regexps: glob syntax makes Airflow 3.3 build pathspec
+# GitWildMatchPatterns, whose deprecation warning would open every task log.
+export AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX=regexp
 # New DAGs start paused: the examples pull from the real services once unpaused.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-True}
 

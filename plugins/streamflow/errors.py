@@ -8,21 +8,61 @@ Every message names the source, the station (when there is one) and what went wr
 from __future__ import annotations
 
 import re
+import traceback
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_SECRET_PARAMS = {"api_key", "apikey", "key", "token", "password", "access_token"}
+# A query parameter whose name (lower case, ``-`` read as ``_``) contains one of these is a secret:
+# api_key, x-api-key, access_key, aws_secret_access_key, token, access_token, password, signature ...
+_SECRET_PARAM_PARTS = ("key", "token", "secret", "passw", "pwd", "signature", "sig", "auth", "credential", "session")
+_HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]*$")
+_USERINFO_START = re.compile(r"^[^/?#@:]*[:@]")
+
+
+def _is_secret_param(name: str) -> bool:
+    normalized = name.lower().replace("-", "_")
+    return any(part in normalized for part in _SECRET_PARAM_PARTS)
+
+
+def _strip_userinfo(url: str) -> str:
+    """``scheme://user:pa#ss/w@host/...`` → ``scheme://host/...``.
+
+    ``urlsplit`` ends the authority at the first ``#``, ``/`` or ``?``, so a password holding one
+    of them would be shown. Here a URL that starts with a user name (``user:`` or ``user@``) loses
+    everything up to the first ``@`` (before any ``?``) followed by something shaped like a host;
+    an ``@`` in the query (``?email=a@b.c``) is left alone.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or not _USERINFO_START.match(rest):
+        return url
+    for at in [i for i, ch in enumerate(rest.split("?", 1)[0]) if ch == "@"]:
+        host = re.split(r"[/?#]", rest[at + 1 :], maxsplit=1)[0]
+        if host and _HOST.match(host):
+            return f"{scheme}://{rest[at + 1:]}"
+    return url
 
 
 def redact_url(url: str | None) -> str | None:
-    """Drop credentials (user:password@, api_key=…) from a URL before it is shown anywhere."""
+    """Drop credentials from a URL before it is shown anywhere.
+
+    Userinfo (``user:password@``, even with ``#``, ``/`` or ``?`` in the password), secret query
+    parameters (``api_key``, ``x-api-key``, ``access_key``, ``token``, ``signature`` ...: their
+    value becomes ``***``) and the fragment (it can carry ``#access_token=…``) are removed.
+    """
     if not url:
         return url
-    parts = urlsplit(url)
+    parts = urlsplit(_strip_userinfo(str(url)))
     netloc = parts.netloc.rsplit("@", 1)[-1]
     query = urlencode(
-        [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        [(k, "***" if _is_secret_param(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def url_host(url: str | None) -> str | None:
+    """``host[:port]`` of ``url`` without any credentials, so a wrong connection host can be seen."""
+    if not url:
+        return None
+    return urlsplit(redact_url(url) or "").netloc or None
 
 
 def short_url(url: str | None) -> str | None:
@@ -58,12 +98,15 @@ class StreamflowError(Exception):
         if retryable is not None:
             self.retryable = retryable
         self.reason = message
+        self.window: str | None = None  # the pull's chunk/window, set by the pull when it knows it
         prefix = ""
         if source:
             prefix += f"{source}: "
         if station_number:
             prefix += f"station {station_number}: "
-        super().__init__(prefix + message)
+        host = url_host(self.url)
+        suffix = f" [host {host}]" if host and host not in message else ""
+        super().__init__(prefix + message + suffix)
 
 
 class ConfigurationError(StreamflowError, ValueError):
@@ -163,3 +206,23 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def end_of_task_line(exc: StreamflowError, *, window: str | None, attempt: int, attempts: int) -> str:
+    """The one line a failed pull's task log ends with: source, station, window, cause, attempt n of m."""
+    then = "Airflow retries it" if exc.retryable and attempt < attempts else "no retry"
+    return f"{exc} | window {window or 'not planned'} | attempt {attempt} of {attempts} ({then})"
+
+
+def detach_library_traceback(exc: StreamflowError, logger) -> StreamflowError:
+    """Log ``exc`` with its whole chain (dataretrieval/httpx/anyio frames) at DEBUG, then return it
+    without the chain and frames, so the traceback Airflow's task runner prints stays a few lines.
+
+    The exception keeps its type and attributes: the retry policy decides on it as before.
+    """
+    # Formatted now: the chain is cut below, and a handler may format the record later.
+    logger.debug("%s: traceback through the client libraries:\n%s", exc, "".join(traceback.format_exception(exc)))
+    exc.__cause__ = None
+    exc.__context__ = None
+    exc.__suppress_context__ = True
+    return exc.with_traceback(None)

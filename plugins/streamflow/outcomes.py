@@ -21,6 +21,7 @@ class StationOutcome:
     chunks_done: int = 0
     rows_fetched: int = 0
     rows_written: int = 0
+    values_dropped: int = 0  # non-finite values (NaN, ±inf, overflow) the service sent, dropped unstored
     progress: str | None = None
     message: str | None = None
     retryable: bool | None = None

@@ -16,6 +16,7 @@ import ssl
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -472,7 +473,7 @@ def test_429_is_retryable_and_carries_retry_after(replay, hook):
     assert str(error).startswith(
         "usgs: station 01646500: too many requests (HTTP 429 from …/collections/continuous/items)"
     )
-    assert str(error).endswith("retry after 120 s")
+    assert str(error).endswith(f"retry after 120 s [host {urlsplit(replay.url).netloc}]")
     assert len(replay.requests) == 1  # retries=0: the library did not sleep and retry
 
 

@@ -29,6 +29,7 @@ from streamflow.errors import (
     redact_url,
     short_url,
 )
+from streamflow.provider import ui_field_behaviour
 from streamflow.timeutil import as_utc
 from streamflow.vocabulary import DataType
 
@@ -123,6 +124,15 @@ class StreamflowHttpHook(BaseHook):
         self.conn_id = conn_id or self.default_conn_name
         if timeout is not None:
             self.timeout = timeout
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden/relabelled fields and placeholders of this type's connection form.
+
+        Declared once in :mod:`streamflow.provider` (Airflow 3.3 reads it from the provider info
+        there without importing hooks); this method returns the same declaration.
+        """
+        return ui_field_behaviour(cls.conn_type)
 
     @cached_property
     def connection(self):
@@ -227,8 +237,10 @@ class StreamflowHttpHook(BaseHook):
             return response.content.decode("cp1252")
 
     def test_connection(self) -> tuple[bool, str]:
+        """Reach the service root; the message names the host, never a password or key in it."""
+        shown = redact_url(self.base_url)
         try:
             response = self.session.get(self.base_url, timeout=self.timeout)
         except requests.RequestException as exc:
-            return False, f"{self.source}: cannot reach {self.base_url}: {type(exc).__name__}"
-        return response.status_code < 500, f"{self.source}: {self.base_url} answered HTTP {response.status_code}"
+            return False, f"{self.source}: cannot reach {shown}: {type(exc).__name__}"
+        return response.status_code < 500, f"{self.source}: {shown} answered HTTP {response.status_code}"

@@ -34,9 +34,10 @@ from urllib.parse import quote, urlencode
 import pandas as pd
 from airflow.sdk import BaseHook
 
-from streamflow.canonical import canonical_observations, empty_observations
+from streamflow.canonical import VALUES_DROPPED, canonical_observations, empty_observations, values_dropped
 from streamflow.configurations import StationSpec
 from streamflow.errors import ConfigurationError, PermanentSourceError, StationNotFoundError, short_url
+from streamflow.provider import connection_form
 from streamflow.hooks.base import ObservationHook, StreamflowHttpHook
 from streamflow.parsers.eccc import (
     WATEROFFICE_PARAMETER_DISCHARGE,
@@ -63,6 +64,21 @@ WATEROFFICE_REALTIME_PATH = "/services/real_time_data/csv/inline"
 WATEROFFICE_DAILY_PATH = "/services/daily_data/csv/inline"
 
 _STATION_NUMBER = re.compile(r"^\d{2}[A-Z]{2}\d{3}$")
+#: The Datamart's province/territory folders; nothing else goes into a URL path.
+PROVINCES = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"})
+
+
+def check_province(province: Any, station_number: str) -> str:
+    """``bc `` -> ``BC``; anything that is not a province/territory code is a permanent error."""
+    code = str(province).strip().upper() if province is not None else ""
+    if code not in PROVINCES:
+        raise ConfigurationError(
+            f"province/territory {str(province)[:40]!r} is not one of {', '.join(sorted(PROVINCES))}; "
+            "it names the station's Datamart folder (master_stations.state or the Datamart station list)",
+            source=SOURCE,
+            station_number=station_number,
+        )
+    return code
 
 
 def normalize_station_number(station_number: str) -> str:
@@ -99,8 +115,8 @@ class EcccDatamartHook(_EcccHttpHook):
 
     default_conn_name = "eccc_datamart"
     conn_type = "streamflow_eccc_datamart"
-    hook_name = "ECCC MSC Datamart"
-    default_host = "https://dd.weather.gc.ca"
+    hook_name = connection_form(conn_type).display_name
+    default_host = connection_form(conn_type).default_host
 
     def __init__(self, conn_id: str | None = None, *, timeout: tuple[float, float] | None = None) -> None:
         super().__init__(conn_id, timeout=timeout)
@@ -128,6 +144,7 @@ class EcccDatamartHook(_EcccHttpHook):
                 source=SOURCE,
                 station_number=station_number,
             )
+        province = check_province(province, station_number)
         path = DATAMART_CSV_PATH.format(province=province, station=station_number, frequency=frequency)
         text = self.get_text(path, station_number=station_number)
         return parse_datamart_csv(text, station_number=station_number, url=self.url(path))
@@ -138,8 +155,8 @@ class EcccWaterOfficeHook(_EcccHttpHook):
 
     default_conn_name = "eccc_wateroffice"
     conn_type = "streamflow_eccc_wateroffice"
-    hook_name = "ECCC Water Office web services"
-    default_host = "https://wateroffice.ec.gc.ca"
+    hook_name = connection_form(conn_type).display_name
+    default_host = connection_form(conn_type).default_host
 
     @staticmethod
     def _query(pairs: list[tuple[str, str]]) -> str:
@@ -355,11 +372,18 @@ class EcccHook(ObservationHook, BaseHook):
     def _kept(
         self, frame: pd.DataFrame, station: str, start: datetime, end: datetime, what: str, where: str
     ) -> pd.DataFrame:
+        dropped = values_dropped(frame)
         kept = _keep(frame, start, end)
+        kept.attrs[VALUES_DROPPED] = dropped
         self.log.info(
             "%s: station %s: %d %s %s → %s from %s",
             SOURCE, station, len(kept), what, start.isoformat(), end.isoformat(), where,
         )
+        if dropped:
+            self.log.warning(
+                "%s: station %s: %d non-finite discharge value(s) (NaN/inf/overflow) dropped from %s",
+                SOURCE, station, dropped, where,
+            )
         return kept
 
     def test_connection(self) -> tuple[bool, str]:
@@ -368,7 +392,8 @@ class EcccHook(ObservationHook, BaseHook):
 
 
 def _combined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    dropped = sum(values_dropped(f) for f in frames)
     frames = [f for f in frames if not f.empty]
     if not frames:
-        return empty_observations()
-    return canonical_observations(pd.concat(frames, ignore_index=True))
+        return empty_observations(dropped)
+    return canonical_observations(pd.concat(frames, ignore_index=True), dropped=dropped)

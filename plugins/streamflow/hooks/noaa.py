@@ -31,6 +31,7 @@ from streamflow.errors import (
     redact_url,
     short_url,
 )
+from streamflow.provider import connection_form
 from streamflow.hooks.base import StreamflowHttpHook
 from streamflow.parsers.noaa import (
     NWM_FALLBACK_MEMBER,
@@ -61,9 +62,22 @@ class NoaaNwpsHook(StreamflowHttpHook):
     conn_name_attr = "conn_id"
     default_conn_name = "noaa_nwps"
     conn_type = "streamflow_noaa_nwps"
-    hook_name = "NOAA National Water Prediction Service"
-    default_host = "https://api.water.noaa.gov"
+    hook_name = connection_form(conn_type).display_name
+    default_host = connection_form(conn_type).default_host
     source = Source.NOAA.value
+
+    def __init__(self, conn_id: str | None = None, *, timeout: tuple[float, float] | None = None) -> None:
+        super().__init__(conn_id, timeout=timeout)
+        #: Non-finite flow values (NaN, ±inf, overflows) dropped from answers so far; the pull
+        #: adds the difference to the station's outcome.
+        self.values_dropped = 0
+
+    def _dropped(self, station: str, what: str, count: int) -> None:
+        if count:
+            self.values_dropped += count
+            self.log.warning(
+                "noaa: station %s: %s: %d non-finite flow value(s) (NaN/inf/overflow) dropped", station, what, count
+            )
 
     # ------------------------------------------------------------------ public API
 
@@ -100,7 +114,8 @@ class NoaaNwpsHook(StreamflowHttpHook):
         path = self._path("gauges", lid, "stageflow", "forecast")
         doc = self._fetch(path, station=station, what=f"gauge {lid}")
         with self._payload(station, path):
-            run, points, dropped, units = parse_rfc_forecast(doc, lid=lid, station=station)
+            run, points, dropped, non_finite, units = parse_rfc_forecast(doc, lid=lid, station=station)
+        self._dropped(station, f"RFC forecast of gauge {lid}", non_finite)
         if run is None:
             self.log.info(
                 "noaa: station %s: NWPS gauge %s has no flow forecast (%d points, %d missing)",
@@ -173,7 +188,8 @@ class NoaaNwpsHook(StreamflowHttpHook):
                 parse_nwm_run(block[name], name=name, data_type=kind, station=station, reach=reach, key=key)
                 for name in wanted
             ]
-        runs = [run for run in parsed if run is not None]
+        self._dropped(station, f"NWM {series} of reach {reach}", sum(count for _, count in parsed))
+        runs = [run for run, _ in parsed if run is not None]
         if runs:
             self.log.info(
                 "noaa: station %s: NWM %s for reach %s, run %s: %d values (%s; %d members %s)",

@@ -64,6 +64,7 @@ from streamflow.errors import (
     short_url,
 )
 from streamflow.configurations import StationSpec
+from streamflow.provider import connection_form
 from streamflow.hooks.base import ObservationHook, StreamflowHttpHook
 from streamflow.parsers.usgs import bare_station, parse_observations, parse_site
 from streamflow.timeutil import floor_second
@@ -115,8 +116,8 @@ class UsgsWaterDataHook(ObservationHook, StreamflowHttpHook):
     conn_name_attr = "conn_id"
     default_conn_name = "usgs_waterdata"
     conn_type = "streamflow_usgs"
-    hook_name = "USGS Water Data API"
-    default_host = "https://api.waterdata.usgs.gov"
+    hook_name = connection_form(conn_type).display_name
+    default_host = connection_form(conn_type).default_host
     source = Source.USGS.value
 
     #: OGC API version this hook is written against (the library's default in 1.4.0, pinned here

@@ -22,12 +22,12 @@ from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
 from streamflow.db.models import MasterStation, Station
-from streamflow.errors import StreamflowError
+from streamflow.errors import StreamflowError, detach_library_traceback, end_of_task_line
 from streamflow.hooks.base import PullStation
 from streamflow.hooks.streamflow_db import StreamflowDbHook
 from streamflow.outcomes import StationOutcome
 from streamflow.trigger_params import RunParams
-from streamflow.vocabulary import Agency, DataStrategy, DataType
+from streamflow.vocabulary import FORECAST_SOURCE, Agency, DataStrategy, DataType
 
 OUTCOME_KEY = "outcome"
 
@@ -117,7 +117,8 @@ class StationPullOperator(BaseOperator):
                 spec.station_number, self.source, status="failed", message=str(exc), retryable=exc.retryable
             )
             context["ti"].xcom_push(key=OUTCOME_KEY, value=failed.to_dict())
-            raise
+            self._log_source_failure(exc, context["ti"])
+            raise detach_library_traceback(exc, self.log) from None
         except Exception as exc:
             failed = StationOutcome(
                 spec.station_number, self.source, status="failed", message=f"{self.source}: station "
@@ -130,3 +131,12 @@ class StationPullOperator(BaseOperator):
 
     def pull(self, engine: Engine, station: PullStation, params: RunParams) -> StationOutcome:
         raise NotImplementedError
+
+    def _log_source_failure(self, exc: StreamflowError, ti: Any) -> None:
+        """One clear ERROR line (source, station, window, cause, attempt n of m); the traceback goes to DEBUG."""
+        retries = int(self.retries or 0)
+        attempt = int(getattr(ti, "try_number", 1) or 1) - max(0, int(getattr(ti, "max_tries", retries) or 0) - retries)
+        window = exc.window or (
+            f"latest {self.data_type} run" if DataType(self.data_type) in FORECAST_SOURCE else "before the first chunk"
+        )
+        self.log.error("%s", end_of_task_line(exc, window=window, attempt=max(1, attempt), attempts=retries + 1))

@@ -70,6 +70,7 @@ def pull_forecasts(
     name = f"{hook.source}: station {station.station_number}"
     outcome = StationOutcome(station.station_number, hook.source)
     lid = lid_for(engine, station)
+    dropped_before = hook.values_dropped
     runs: list[ForecastRunData]
     if target.data_type == DataType.RFC_FORECAST:
         if lid is None:
@@ -87,6 +88,7 @@ def pull_forecasts(
         outcome.window = f"latest {target.data_type.value} run of reach {reach}"
         runs = hook.get_nwm_forecast(reach, target.data_type, station_number=station.station_number)
     outcome.rows_fetched = len(runs)
+    outcome.values_dropped = hook.values_dropped - dropped_before  # NaN/±inf/overflows: never stored
     if not runs:
         outcome.status, outcome.message = "nothing", "no forecast issued"
         logger.info("%s: %s: no forecast available", name, outcome.window)

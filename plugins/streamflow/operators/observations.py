@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from streamflow.canonical import values_dropped
 from streamflow.configurations import StationSpec
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
@@ -121,6 +122,7 @@ def pull_observations(
             frame = hook.fetch_observations(station, target.data_type, chunk.start, chunk.end)
         except StreamflowError as exc:
             outcome.status, outcome.message, outcome.retryable = "failed", str(exc), exc.retryable
+            exc.window = f"chunk {index}/{len(chunks)} {chunk}"
             logger.error(
                 "%s: chunk %d/%d %s failed: %s (progress stays %s)", name, index, len(chunks), chunk, exc,
                 outcome.progress,
@@ -142,6 +144,7 @@ def pull_observations(
                 )
                 outcome.progress = iso_z(reached)
         outcome.chunks_done = index
+        outcome.values_dropped += values_dropped(frame)  # NaN/±inf the service sent: never stored
         outcome.rows_fetched += result.rows_in
         outcome.rows_written += result.rows_written
         logger.info(
@@ -152,7 +155,7 @@ def pull_observations(
         outcome.status = "nothing"
         outcome.message = "the service returned no data for the window"
     logger.info(
-        "%s: done: %d row(s) fetched, %d written in %d chunk(s); progress %s",
-        name, outcome.rows_fetched, outcome.rows_written, len(chunks), outcome.progress,
+        "%s: done: %d row(s) fetched, %d written in %d chunk(s), %d non-finite value(s) dropped; progress %s",
+        name, outcome.rows_fetched, outcome.rows_written, len(chunks), outcome.values_dropped, outcome.progress,
     )
     return outcome

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from streamflow.canonical import canonical_observations, empty_observations
+from streamflow.canonical import canonical_observations, clean_text, empty_observations
 from streamflow.errors import PayloadError, TransientSourceError, redact_url, short_url
 from streamflow.vocabulary import Agency, DataType, Source, Unit
 
@@ -126,12 +126,14 @@ class _Csv:
         except ValueError:
             raise self.error(line, refusal.format(text)) from None
 
-    def number(self, line: int, text: str, what: str) -> float | None:
+    def number(self, line: int, text: str, what: str, *, finite: bool = True) -> float | None:
+        """The field as a float, ``None`` when empty. ``finite=False`` lets NaN/±inf through (the
+        caller drops and counts them); otherwise a non-finite value is a malformed file."""
         text = text.strip()
         if not text:
             return None
         value = self._converted(line, text, float, f"{what} {{!r}} is not a number")
-        if not math.isfinite(value):
+        if finite and not math.isfinite(value):
             raise self.error(line, f"{what} {text!r} is not a finite number")
         return value
 
@@ -161,12 +163,14 @@ class _Csv:
         return text
 
 
-def _frame(rows: list[tuple[str, datetime, float, str]], data_type: DataType) -> pd.DataFrame:
+def _frame(rows: list[tuple[str, datetime, float, str]], data_type: DataType, dropped: int = 0) -> pd.DataFrame:
+    """The canonical frame of ``rows``; ``dropped`` non-finite values travel with it (``values_dropped``)."""
     if not rows:
-        return empty_observations()
+        return empty_observations(dropped)
     stations, instants, values, codes = zip(*rows, strict=True)
     return canonical_observations(
-        pd.DataFrame(
+        dropped=dropped,
+        frame=pd.DataFrame(
             {
                 "station_number": list(stations),
                 "observed_at": list(instants),
@@ -175,7 +179,7 @@ def _frame(rows: list[tuple[str, datetime, float, str]], data_type: DataType) ->
                 "quality_code": list(codes),
                 "data_type": data_type.value,
             }
-        )
+        ),
     )
 
 
@@ -206,11 +210,15 @@ def parse_datamart_csv(text: str, *, station_number: str, url: str) -> pd.DataFr
     symbol_col, qa_col = discharge + 2, discharge + 3
 
     rows: list[tuple[str, datetime, float, str]] = []
+    dropped = 0
     for line, fields in body.rows():
         station = body.station(line, fields[0])
         observed_at = body.instant(line, fields[1])
-        value = body.number(line, fields[discharge], "discharge")
+        value = body.number(line, fields[discharge], "discharge", finite=False)
         if value is None:
+            continue
+        if not math.isfinite(value):  # NaN/inf/1e400: dropped and counted, never stored
+            dropped += 1
             continue
         qa = fields[qa_col].strip()
         if qa and qa not in QA_QC_APPROVAL:
@@ -220,7 +228,7 @@ def parse_datamart_csv(text: str, *, station_number: str, url: str) -> pd.DataFr
         rows.append(
             (station, observed_at, value, quality_code(approval, body.symbol(line, fields[symbol_col])))
         )
-    return _frame(rows, DataType.REALTIME_15MIN)
+    return _frame(rows, DataType.REALTIME_15MIN, dropped)
 
 
 @dataclass(frozen=True)
@@ -277,17 +285,21 @@ def parse_wateroffice_csv(text: str, service: str, *, station_number: str, url: 
     observed = body.instant if spec.time_column == "instant" else body.day
 
     rows: list[tuple[str, datetime, float, str]] = []
+    dropped = 0
     for line, fields in body.rows():
         station = body.station(line, fields[0])
         observed_at = observed(line, fields[1])
         if not spec.parameter_ok(fields[parameter].strip()):
             raise body.error(line, f"parameter {fields[parameter].strip()!r}, expected {spec.parameter_expected}")
-        value = body.number(line, fields[value_col], "discharge")
+        value = body.number(line, fields[value_col], "discharge", finite=False)
         if value is None:
+            continue
+        if not math.isfinite(value):  # NaN/inf/1e400: dropped and counted, never stored
+            dropped += 1
             continue
         approval = "A" if approval_col is None else _wateroffice_approval(body, line, fields[approval_col])
         rows.append((station, observed_at, value, quality_code(approval, body.symbol(line, fields[symbol_col]))))
-    return _frame(rows, spec.data_type)
+    return _frame(rows, spec.data_type, dropped)
 
 
 def _wateroffice_approval(body: _Csv, line: int, text: str) -> str:
@@ -324,7 +336,7 @@ def parse_station_list(
             raise body.error(line, "empty station ID")
         stations[number] = {
             "station_number": number,
-            "name": fields[name_col].strip(),
+            "name": (clean_text(fields[name_col]) or "").strip(),
             "latitude": body.number(line, fields[lat_col], "latitude"),
             "longitude": body.number(line, fields[lon_col], "longitude"),
             "state": fields[prov_col].strip().upper() or None,

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from streamflow.canonical import ForecastRunData
+from streamflow.canonical import ForecastRunData, clean_text
 from streamflow.errors import PayloadError
 from streamflow.vocabulary import FORECAST_SOURCE, DataType, Unit
 
@@ -57,7 +57,7 @@ def _text(value: Any) -> str | None:
     """A metadata field as a clean string, or ``None`` when NWPS says "no value"."""
     if is_missing(value) or isinstance(value, (dict, list)):
         return None
-    text = str(value).strip()
+    text = (clean_text(str(value)) or "").strip()
     return text or None
 
 
@@ -116,15 +116,24 @@ def _run_time(value: Any, *, field: str, what: str) -> datetime:
 
 def parse_series(
     points: list, *, value_key: str, units: Any, known_units: dict[str, Decimal], what: str
-) -> tuple[tuple[tuple[datetime, float], ...], int]:
-    """``[(valid_time UTC, cfs), ...]`` sorted, one value per time, and how many were missing."""
+) -> tuple[tuple[tuple[datetime, float], ...], int, int]:
+    """``[(valid_time UTC, cfs), ...]`` sorted, one value per time; how many were missing; how many not finite.
+
+    A value that is NaN, ±inf, or overflows a float once converted to cfs (``1e400``, ``1.7e308``
+    kcfs) is dropped and counted as not finite; NWPS's sentinels (-999, ...) count as missing.
+    """
     by_time: dict[datetime, Decimal] = {}
     dropped = 0
+    non_finite = 0
     for point in points:
         if not isinstance(point, dict):
             raise PayloadError(f"{what}: data point {point!r} is not an object")
         raw = point.get(value_key)
         valid = parse_time(point.get("validTime"), field="validTime", what=what)
+        if isinstance(raw, float) and math.isnan(raw) and valid is not None:  # a NaN is sent, not missing
+            non_finite += 1
+            by_time.pop(valid, None)
+            continue
         if is_missing(raw) or valid is None:
             dropped += 1
             continue
@@ -136,22 +145,31 @@ def parse_series(
         except InvalidOperation:
             raise PayloadError(f"{what}: {value_key} {raw!r} is not a number") from None
         if not number.is_finite():
-            dropped += 1
+            non_finite += 1
+            by_time.pop(valid, None)  # a repeated valid time: the later point wins, even when it is dropped
             continue
         by_time[valid] = number  # a repeated valid time: the later point wins
     if not by_time:
-        return (), dropped
+        return (), dropped, non_finite
     unit = str(units).strip() if units is not None else ""
     if unit not in known_units:
         shown = repr(unit) if unit else "missing"
         raise PayloadError(f"{what}: flow unit {shown} is not one of {', '.join(known_units)}")
     factor = known_units[unit]
-    values = tuple((t, float(by_time[t] * factor)) for t in sorted(by_time))
-    return values, dropped
+    values: list[tuple[datetime, float]] = []
+    for t in sorted(by_time):
+        flow = float(by_time[t] * factor)  # an overflow becomes inf here
+        if math.isfinite(flow):
+            values.append((t, flow))
+        else:
+            non_finite += 1
+    return tuple(values), dropped, non_finite
 
 
-def parse_rfc_forecast(doc: Any, *, lid: str, station: str) -> tuple[ForecastRunData | None, int, int, Any]:
-    """A ``stageflow/forecast`` document → the run (``None``: no flow values), points, dropped, unit."""
+def parse_rfc_forecast(
+    doc: Any, *, lid: str, station: str
+) -> tuple[ForecastRunData | None, int, int, int, Any]:
+    """A ``stageflow/forecast`` document → the run (``None``: no flow values), points, missing, not finite, unit."""
     if isinstance(doc, dict) and "data" not in doc and isinstance(doc.get("forecast"), dict):
         doc = doc["forecast"]  # the whole /stageflow document: use its forecast block
     if not isinstance(doc, dict):
@@ -162,11 +180,11 @@ def parse_rfc_forecast(doc: Any, *, lid: str, station: str) -> tuple[ForecastRun
     if not isinstance(points, list):
         raise PayloadError(f"gauge {lid}: forecast 'data' is not a list")
     what = f"gauge {lid} forecast"
-    values, dropped = parse_series(
+    values, dropped, non_finite = parse_series(
         points, value_key="secondary", units=doc.get("secondaryUnits"), known_units=RFC_FLOW_UNITS, what=what
     )
     if not values:
-        return None, len(points), dropped, doc.get("secondaryUnits")
+        return None, len(points), dropped, non_finite, doc.get("secondaryUnits")
     run = ForecastRunData(
         station_number=station,
         source=FORECAST_SOURCE[DataType.RFC_FORECAST],
@@ -174,8 +192,9 @@ def parse_rfc_forecast(doc: Any, *, lid: str, station: str) -> tuple[ForecastRun
         run_date=_run_time(doc.get("issuedTime"), field="issuedTime", what=what),
         unit=Unit.CFS.value,
         values=values,
+        values_dropped=non_finite,
     )
-    return run, len(points), dropped, doc.get("secondaryUnits")
+    return run, len(points), dropped, non_finite, doc.get("secondaryUnits")
 
 
 def nwm_block(doc: Any, *, key: str, reach: str) -> dict | None:
@@ -207,21 +226,22 @@ def nwm_members(block: dict, *, key: str, reach: str) -> tuple[str, list[str], b
 
 def parse_nwm_run(
     block: Any, *, name: str, data_type: DataType, station: str, reach: str, key: str
-) -> ForecastRunData | None:
-    """One NWM series (``block[name]``) → a run in cfs; ``None`` when it has no flow values."""
+) -> tuple[ForecastRunData | None, int]:
+    """One NWM series (``block[name]``) → a run in cfs (``None`` when it has no flow values), and
+    how many non-finite values were dropped."""
     what = f"NWM reach {reach} {key}.{name}"
     if not block:
-        return None
+        return None, 0
     if not isinstance(block, dict):
         raise PayloadError(f"{what}: is not a JSON object")
     points = block.get("data") or []
     if not isinstance(points, list):
         raise PayloadError(f"{what}: 'data' is not a list")
-    values, _dropped = parse_series(
+    values, _dropped, non_finite = parse_series(
         points, value_key="flow", units=block.get("units"), known_units=NWM_FLOW_UNITS, what=what
     )
     if not values:
-        return None
+        return None, non_finite
     return ForecastRunData(
         station_number=station,
         source=FORECAST_SOURCE[data_type],
@@ -230,4 +250,5 @@ def parse_nwm_run(
         unit=Unit.CFS.value,
         values=values,
         member=None if name in NWM_PRIMARY_KEYS else name,
-    )
+        values_dropped=non_finite,
+    ), non_finite

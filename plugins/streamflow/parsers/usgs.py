@@ -19,7 +19,7 @@ import pandas as pd
 from dataretrieval.codes import to_state
 from dataretrieval.codes.timezones import tz as _TZ_OFFSETS
 
-from streamflow.canonical import canonical_observations, empty_observations
+from streamflow.canonical import canonical_observations, clean_text, empty_observations, values_dropped
 from streamflow.errors import PayloadError
 from streamflow.vocabulary import CFS_PER_CMS, Agency, DataType, Unit
 
@@ -51,8 +51,12 @@ def parse_observations(raw: pd.DataFrame, data_type: DataType) -> tuple[pd.DataF
     """The library's raw answer → the canonical observation frame, plus warnings for the log."""
     if raw.empty:
         return empty_observations(), []
-    frame, notes = _observation_rows(raw, data_type)
-    return canonical_observations(frame), notes
+    frame, unparsed, notes = _observation_rows(raw, data_type)
+    out = canonical_observations(frame, dropped=unparsed)  # adds the ±inf/overflow values to the count
+    non_finite = values_dropped(out) - unparsed
+    if non_finite:
+        notes.append(f"{non_finite} value(s) are not finite (Infinity, overflow) and were dropped")
+    return out, notes
 
 
 def parse_site(row: pd.Series) -> dict[str, Any]:
@@ -72,8 +76,9 @@ def parse_site(row: pd.Series) -> dict[str, Any]:
     }
 
 
-def _observation_rows(raw: pd.DataFrame, data_type: DataType) -> tuple[pd.DataFrame, list[str]]:
-    """The library's raw string columns as observation rows (not yet canonical), plus warnings.
+def _observation_rows(raw: pd.DataFrame, data_type: DataType) -> tuple[pd.DataFrame, int, list[str]]:
+    """The library's raw string columns as observation rows (not yet canonical), how many values
+    were sent but are not numbers (``NaN``, text: dropped), plus warnings.
 
     Raises ``PayloadError`` naming what is wrong when the answer cannot be read.
     """
@@ -120,7 +125,7 @@ def _observation_rows(raw: pd.DataFrame, data_type: DataType) -> tuple[pd.DataFr
             "data_type": data_type.value,
         }
     )
-    return frame, notes
+    return frame, unparsed, notes
 
 
 def _unit_factor(unit: Any) -> float:
@@ -173,11 +178,12 @@ def _qualifier_list(raw: Any) -> list[str]:
                 return _qualifier_list(json.loads(text))
             except ValueError:
                 pass
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return [part for part in (_text(p) for p in text.split(",")) if part]
     if isinstance(raw, (list, tuple)) or hasattr(raw, "tolist"):
         items = raw.tolist() if hasattr(raw, "tolist") else list(raw)
-        return [str(item).strip() for item in items if item is not None and str(item).strip()]
-    return [str(raw).strip()]
+        return [text for text in (_text(item) for item in items) if text]
+    text = _text(raw)
+    return [text] if text else []
 
 
 def _quality_code(approval: Any, qualifier: Any) -> tuple[str | None, str | None]:
@@ -234,7 +240,7 @@ def _float_or_none(value: Any) -> float | None:
 def _text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    text = str(value).strip()
+    text = (clean_text(str(value)) or "").strip()  # no NUL / lone surrogate ever reaches the database
     return text or None
 
 
