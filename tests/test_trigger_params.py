@@ -77,3 +77,22 @@ def test_the_form_declares_each_param_parse_params_reads():
     assert form["data_strategy"].schema["enum"] == [None, "append", "overwrite"]
     assert "(append)" in form["data_strategy"].description
     assert "01646500" in form["stations"].description
+
+
+def test_parse_params_lists_every_error_not_just_the_first():
+    with pytest.raises(ConfigurationError) as caught:
+        parse_params(
+            {"start_date": "2030-01-01T00:00:00Z", "data_strategy": "replace", "full_refresh": "yes",
+             "stations": ["zz"], "statoins": []},
+            now=NOW, configured=["01646500"],
+        )
+    message = str(caught.value)
+    for part in ("param start_date: 2030", "param data_strategy", "param full_refresh", "unknown param(s): statoins",
+                 "param stations: zz not in this configuration"):
+        assert part in message
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "1849-12-31T00:00:00Z"])
+def test_dates_out_of_range_are_refused_without_overflow(value):
+    with pytest.raises(ConfigurationError, match="param start_date"):
+        parse_params({"start_date": value}, now=NOW)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from streamflow.configurations import EARLIEST_START
 from streamflow.errors import ConfigurationError
 from streamflow.timeutil import iso_z
 from streamflow.vocabulary import DataStrategy
@@ -87,7 +88,12 @@ def _datetime(name: str, value: Any) -> datetime | None:
         raise ConfigurationError(f"param {name}: expected a date-time string, got {type(value).__name__}")
     if parsed.tzinfo is None:
         raise ConfigurationError(f"param {name}: {value!r} has no time zone; add Z for UTC")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ConfigurationError(
+            f"param {name}: {value!r} is out of range (from {EARLIEST_START.date().isoformat()} to now)"
+        ) from None
 
 
 def _strategy(value: Any) -> DataStrategy | None:
@@ -161,19 +167,43 @@ def trigger_params(config: PullConfig) -> dict[str, Param]:
     return {spec.name: spec.param(config) for spec in PARAMS}
 
 
-def parse_params(raw: Mapping[str, Any] | None, *, now: datetime | None = None) -> RunParams:
-    """Validate trigger params; a bad one raises ``ConfigurationError`` naming it."""
+def parse_params(
+    raw: Mapping[str, Any] | None, *, now: datetime | None = None, configured: Sequence[str] | None = None
+) -> RunParams:
+    """Validate trigger params; raises one ``ConfigurationError`` listing every bad param.
+
+    With ``configured`` (the configuration's station ids), requested stations outside it are
+    refused too. The start/end bounds (1850-01-01 … now, end after start) are checked here: they
+    depend on the clock, so Airflow's Param schema cannot say them.
+    """
     raw = dict(raw or {})
-    values = {spec.name: spec.parse(raw.get(spec.name, spec.default)) for spec in PARAMS}
-    start, end = values["start_date"], values["end_date"]
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    for spec in PARAMS:
+        try:
+            values[spec.name] = spec.parse(raw.get(spec.name, spec.default))
+        except ConfigurationError as exc:
+            errors.append(str(exc))
+            values[spec.name] = None
+    start, end = values.get("start_date"), values.get("end_date")
     now = now or datetime.now(timezone.utc)
+    for name, value in (("start_date", start), ("end_date", end)):
+        if value is not None and value < EARLIEST_START:
+            errors.append(f"param {name}: {iso_z(value)} is before {iso_z(EARLIEST_START)}")
     if start is not None and start > now:
-        raise ConfigurationError(f"param start_date: {iso_z(start)} is in the future")
+        errors.append(f"param start_date: {iso_z(start)} is in the future")
     if start is not None and end is not None and end <= start:
-        raise ConfigurationError(f"param end_date: {iso_z(end)} is not after start_date {iso_z(start)}")
+        errors.append(f"param end_date: {iso_z(end)} is not after start_date {iso_z(start)}")
     unknown = sorted(set(raw) - set(PARAM_NAMES))
     if unknown:
-        raise ConfigurationError(f"unknown param(s): {', '.join(unknown)} (known: {', '.join(PARAM_NAMES)})")
+        errors.append(f"unknown param(s): {', '.join(unknown)} (known: {', '.join(PARAM_NAMES)})")
+    if configured is not None and values.get("stations"):
+        try:
+            select_stations(configured, values["stations"])
+        except ConfigurationError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigurationError("; ".join(errors))
     return RunParams(**values)
 
 
@@ -181,10 +211,11 @@ def select_stations(configured: Sequence[str], requested: Sequence[str]) -> list
     """The run's stations: all configured ones, or the requested subset (unknown ids refused)."""
     if not requested:
         return list(configured)
-    unknown = [s for s in requested if s not in set(configured)]
+    known = set(configured)
+    unknown = [s for s in requested if s not in known]
     if unknown:
+        listed = ", ".join(configured[:20]) + (f" … ({len(configured)} in all)" if len(configured) > 20 else "")
         raise ConfigurationError(
-            f"param stations: {', '.join(unknown)} not in this configuration "
-            f"(configured: {', '.join(configured)})"
+            f"param stations: {', '.join(unknown)} not in this configuration (configured: {listed})"
         )
     return [s for s in configured if s in set(requested)]
