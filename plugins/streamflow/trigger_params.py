@@ -106,6 +106,8 @@ def _strategy(value: Any) -> DataStrategy | None:
 
 
 def _flag(value: Any) -> bool:
+    if value is None:  # the form sends null for an untouched optional checkbox
+        return False
     if not isinstance(value, bool):
         raise ConfigurationError(f"param full_refresh: expected true or false, got {value!r}")
     return value
@@ -113,7 +115,12 @@ def _flag(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One trigger parameter: its form field and its parser."""
+    """One trigger parameter: its form field and its parser.
+
+    ``schema`` is the field's fixed JSON Schema; ``config_schema`` adds what depends on the
+    configuration (the station choices). Every field's type includes ``null``: Airflow's form marks
+    a field whose type excludes null as required, and all of ours are optional.
+    """
 
     name: str
     default: Any
@@ -121,11 +128,13 @@ class ParamSpec:
     title: str
     description: Callable[[PullConfig], str]
     parse: Callable[[Any], Any]
+    config_schema: Callable[[PullConfig], Mapping[str, Any]] | None = None
 
     def param(self, config: PullConfig) -> Param:
         from airflow.sdk import Param
 
-        return Param(copy.deepcopy(self.default), **self.schema, title=self.title, **DRAFT_07, description=self.description(config))
+        schema = {**copy.deepcopy(dict(self.schema)), **(self.config_schema(config) if self.config_schema else {})}
+        return Param(copy.deepcopy(self.default), **schema, title=self.title, **DRAFT_07, description=self.description(config))
 
 
 def _stations_text(config: PullConfig) -> str:
@@ -134,27 +143,51 @@ def _stations_text(config: PullConfig) -> str:
     return f"Subset of this configuration's stations; empty = all. Configured: {listed}{more}"
 
 
+def _station_label(number: str, name: str | None) -> str:
+    return f"{number} — {name}" if name else number
+
+
+def _station_choices(config: PullConfig) -> dict[str, Any]:
+    """The configuration's stations as the only allowed items (Airflow refuses others at trigger
+    time), offered in the form's multi-select (``examples``) labelled with their names."""
+    numbers = [s.station_number for s in config.stations]
+    return {
+        "items": {"type": "string", "enum": numbers},
+        "examples": numbers,
+        "values_display": {s.station_number: _station_label(s.station_number, s.station_name) for s in config.stations},
+    }
+
+
 _DATE_TIME = {"type": ["null", "string"], "format": "date-time"}
 
 PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("stations", [], {"type": "array", "items": {"type": "string"}}, "Stations", _stations_text, _stations),
+    ParamSpec(
+        "stations", [], {"type": ["null", "array"], "items": {"type": "string"}}, "Stations", _stations_text,
+        _stations, _station_choices,
+    ),
     ParamSpec(
         "start_date", None, _DATE_TIME, "Start date",
-        lambda config: "Pull from here (UTC, e.g. 2024-01-01T00:00:00Z), ignoring recorded progress.",
+        lambda config: "Pull from here (UTC, e.g. 2024-01-01T00:00:00Z; not before 1850-01-01, not in the future), "
+        "ignoring recorded progress. Empty = from recorded progress.",
         lambda value: _datetime("start_date", value),
     ),
     ParamSpec(
         "end_date", None, _DATE_TIME, "End date",
-        lambda config: "Pull up to here (UTC). Empty = now.",
+        lambda config: "Pull up to here (UTC), after the start date. Empty = now.",
         lambda value: _datetime("end_date", value),
     ),
     ParamSpec(
         "data_strategy", None, {"type": ["null", "string"], "enum": [None, "append", "overwrite"]}, "Data strategy",
-        lambda config: f"Override the configuration's strategy ({config.data_strategy.value}) for this run.",
+        lambda config: f"Override the configuration's strategy ({config.data_strategy.value}) for this run; "
+        "empty = the configuration's.",
         _strategy,
+        lambda config: {"values_display": {
+            "None": f"(the configuration's: {config.data_strategy.value})",
+            "append": "append", "overwrite": "overwrite",
+        }},
     ),
     ParamSpec(
-        "full_refresh", False, {"type": "boolean"}, "Full refresh",
+        "full_refresh", False, {"type": ["boolean", "null"]}, "Full refresh",
         lambda config: "Start from pull_start_date regardless of progress.",
         _flag,
     ),
