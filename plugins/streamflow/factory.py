@@ -38,12 +38,34 @@ def _int_env(name: str, default: int) -> int:
         return default
 
 
+#: Retries of a pull task when neither its source's variable nor STREAMFLOW_TASK_RETRIES is set:
+#: with the 60 s first delay doubling, a service outage turns the run red after ~3 min of waits
+#: (60 s + 120 s) plus the attempts themselves, not ~11.5 min as with 3.
+DEFAULT_RETRIES = 2
+#: The per-service retry budget of each source's pull tasks (docs/operations.md).
+RETRIES_ENV: dict[Source, str] = {
+    Source.USGS: "STREAMFLOW_RETRIES_USGS",
+    Source.ECCC: "STREAMFLOW_RETRIES_ECCC",
+    Source.NOAA: "STREAMFLOW_RETRIES_NOAA",
+}
+
+
+def task_retries() -> int:
+    """The global default: ``STREAMFLOW_TASK_RETRIES`` (negative values count as 0)."""
+    return max(0, _int_env("STREAMFLOW_TASK_RETRIES", DEFAULT_RETRIES))
+
+
+def pull_retries(source: Source) -> int:
+    """Retries of ``source``'s pull tasks: its own variable, else the global default."""
+    return max(0, _int_env(RETRIES_ENV[source], task_retries()))
+
+
 def default_args() -> dict[str, Any]:
     from streamflow.retry import StreamflowRetryPolicy
 
     return {
         "owner": "streamflow",
-        "retries": _int_env("STREAMFLOW_TASK_RETRIES", 3),
+        "retries": task_retries(),
         "retry_delay": timedelta(seconds=_int_env("STREAMFLOW_RETRY_DELAY_SECONDS", 60)),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
@@ -158,6 +180,7 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
             pull = _operator_class(source).partial(
                 task_id=spec.task_id,
                 pool=spec.pool,
+                retries=pull_retries(source),
                 **extra,
                 config_id=config.id,
                 data_type=config.data_type.value,

@@ -110,6 +110,12 @@ class StationPullOperator(BaseOperator):
         params = RunParams.from_dict(self.station.get("params"))  # parsed and validated by plan
         engine = StreamflowDbHook().get_engine()
         spec = self.station_spec()
+        attempt, attempts = self.attempts(context)
+        self.log.info(
+            "%s: station %s: attempt %d of %d (%d retr%s left after this one)",
+            self.source, spec.station_number, attempt, attempts, attempts - attempt,
+            "y" if attempts - attempt == 1 else "ies",
+        )
         try:
             outcome = self.pull(engine, spec, params)
         except StreamflowError as exc:
@@ -117,6 +123,7 @@ class StationPullOperator(BaseOperator):
                 spec.station_number, self.source, status="failed", message=str(exc), retryable=exc.retryable
             )
             context["ti"].xcom_push(key=OUTCOME_KEY, value=failed.to_dict())
+            self._log_failed_attempt(spec, attempt, attempts, exc.retryable, exc)
             raise
         except Exception as exc:
             failed = StationOutcome(
@@ -124,9 +131,28 @@ class StationPullOperator(BaseOperator):
                 f"{spec.station_number}: {type(exc).__name__}: {exc}", retryable=True,
             )
             context["ti"].xcom_push(key=OUTCOME_KEY, value=failed.to_dict())
+            self._log_failed_attempt(spec, attempt, attempts, True, exc)
             raise
         context["ti"].xcom_push(key=OUTCOME_KEY, value=outcome.to_dict())
         return outcome.to_dict()
+
+    def attempts(self, context) -> tuple[int, int]:
+        """(this attempt, all attempts): Airflow's try number and ``retries`` + 1."""
+        attempt = max(1, int(getattr(context["ti"], "try_number", 1) or 1))
+        return attempt, max(attempt, int(self.retries or 0) + 1)
+
+    def _log_failed_attempt(self, spec: PullStation, attempt: int, attempts: int, retryable: bool | None, exc) -> None:
+        left = attempts - attempt
+        if not retryable:
+            then = "not retryable: the task fails now"
+        elif left:
+            then = f"Airflow retries it ({left} attempt(s) left)"
+        else:
+            then = "no attempt left: the task fails now"
+        self.log.error(
+            "%s: station %s: attempt %d of %d failed: %s; %s",
+            self.source, spec.station_number, attempt, attempts, exc, then,
+        )
 
     def pull(self, engine: Engine, station: PullStation, params: RunParams) -> StationOutcome:
         raise NotImplementedError
