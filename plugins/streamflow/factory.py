@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -73,26 +74,62 @@ def default_args() -> dict[str, Any]:
     }
 
 
+#: Airflow's limit on a DAG's display name (``dag.dag_display_name``, a 2,000-character column).
+DISPLAY_NAME_MAX = 2000
+DESCRIPTION_MAX = 1000
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def display_name(name: str, suffix: str = "") -> str:
+    """``name`` + ``suffix`` cut to Airflow's display-name limit (the suffix always shows)."""
+    room = DISPLAY_NAME_MAX - len(suffix)
+    return (name if len(name) <= room else name[: room - 1] + "…") + suffix
+
+
+def literal_markdown(text: str) -> str:
+    """``text`` as literal Markdown: every ASCII punctuation character backslash-escaped, so no link,
+    image, HTML, emphasis or heading can come from user text (CommonMark escapes all of them)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def finish_doc(markdown: str) -> str:
+    """A ``doc_md`` Airflow never reads as a file path (it opens any ``doc_md`` ending in ``.md``)."""
+    return markdown.rstrip() + "\n"
+
+
+DELETE_NOTE = (
+    "To remove this DAG use `streamflow config delete <id>`: deleting it in the Airflow UI wipes its "
+    "run history, and it comes straight back at the next parse while its configuration exists."
+)
+
+
 def _tags(config: PullConfig) -> list[str]:
     tags = ["streamflow", config.data_type.value, config.data_strategy.value]
-    tags += [a.value for a in config.agencies]
+    tags += [a.value for a in config.agencies]  # whose stations
+    if config.data_type.is_forecast:
+        tags.append("NOAA")  # which service is pulled
     if not config.is_enabled:
         tags.append("disabled")
     return tags
 
 
 def _doc(config: PullConfig) -> str:
+    status = "" if config.is_enabled else " (disabled: no schedule; `streamflow config enable` to resume)"
     lines = [
-        f"### {config.name}",
+        f"### {literal_markdown(config.name)}{status}",
         "",
-        config.description or "",
+        *(literal_markdown(line) for line in (config.description or "").splitlines()),
         "",
         f"* configuration id: `{config.id}` — data type `{config.data_type.value}`, strategy "
         f"`{config.data_strategy.value}`, from `{config.pull_start_date.isoformat()}`",
         f"* schedule: `{config.schedule or 'none (manual or disabled)'}`",
-        f"* stations ({len(config.stations)}): " + ", ".join(s.station_number for s in config.stations[:50]),
+        f"* stations ({len(config.stations)}): "
+        + ", ".join(literal_markdown(s.station_number) for s in config.stations[:50])
+        + (" …" if len(config.stations) > 50 else ""),
+        "",
+        DELETE_NOTE.replace("<id>", str(config.id)),
     ]
-    return "\n".join(lines)
+    return finish_doc("\n".join(lines))
 
 
 # Airflow cannot map over a filtered list, so in a configuration that mixes USGS and EC stations
@@ -149,9 +186,10 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
     sources = _pull_sources(config)
     with DAG(
         dag_id=config.dag_id,
-        dag_display_name=config.name,
-        description=(config.description or config.name)[:1000],
+        dag_display_name=display_name(config.name, "" if config.is_enabled else " (disabled)"),
+        description=(config.description or config.name)[:DESCRIPTION_MAX],
         doc_md=_doc(config),
+        is_paused_upon_creation=True if not config.is_enabled else None,
         schedule=config.schedule,
         start_date=DAG_START_DATE,
         catchup=False,
@@ -203,14 +241,18 @@ def build_invalid_dag(config: InvalidConfig) -> DAG:
 
     with DAG(
         dag_id=config.dag_id,
-        dag_display_name=f"{config.name} (invalid)",
-        description=("INVALID: " + "; ".join(config.errors))[:1000],
-        doc_md="### Invalid configuration\n\n" + "\n".join(f"* {e}" for e in config.errors),
+        dag_display_name=display_name(config.name, " (invalid)"),
+        description=("INVALID: " + "; ".join(config.errors))[:DESCRIPTION_MAX],
+        doc_md=finish_doc(
+            "### Invalid configuration\n\n" + "\n".join(f"* {literal_markdown(e)}" for e in config.errors)
+            + "\n\n" + DELETE_NOTE.replace("<id>", str(config.id))
+        ),
         schedule=None,
         start_date=DAG_START_DATE,
         catchup=False,
         max_active_runs=1,
         tags=["streamflow", "invalid"],
+        default_args={"owner": "streamflow"},
     ) as dag:
         InvalidConfigurationOperator(task_id="invalid_configuration", config_id=config.id, errors=config.errors)
     return dag
