@@ -173,7 +173,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "end_date", None, _DATE_TIME, "End date",
-        lambda config: "Pull up to here (UTC), after the start date. Empty = now.",
+        lambda config: "Pull up to here (UTC), after the start date, not in the future. Empty = now.",
         lambda value: _datetime("end_date", value),
     ),
     ParamSpec(
@@ -225,6 +225,8 @@ def parse_params(
             errors.append(f"param {name}: {iso_z(value)} is before {iso_z(EARLIEST_START)}")
     if start is not None and start > now:
         errors.append(f"param start_date: {iso_z(start)} is in the future")
+    if end is not None and end > now:
+        errors.append(f"param end_date: {iso_z(end)} is in the future (leave it empty for now)")
     if start is not None and end is not None and end <= start:
         errors.append(f"param end_date: {iso_z(end)} is not after start_date {iso_z(start)}")
     unknown = sorted(set(raw) - set(PARAM_NAMES))
