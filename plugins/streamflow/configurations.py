@@ -94,6 +94,9 @@ NAME_MAX = PullConfiguration.__table__.c.name.type.length
 SCHEDULE_VALUE_MAX = PullConfiguration.__table__.c.schedule_value.type.length
 STATION_NUMBER_MAX = PullConfigurationStation.__table__.c.station_number.type.length
 DESCRIPTION_MAX = 10_000
+#: The most stations one configuration may hold: a run maps one pull task per station, and Airflow
+#: refuses to map more than ``[core] max_map_length`` (1,024) items (docs/adr/0016-station-count-bound.md).
+STATIONS_MAX = 1_024
 EARLIEST_START = datetime(1850, 1, 1, tzinfo=timezone.utc)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (ESC included)
 
@@ -230,6 +233,11 @@ def _stations(raw: Any, problems: _Problems) -> tuple[StationSpec, ...]:
         specs.append(StationSpec(number, agency, name))
     if not specs and not any("station" in p for p in problems.items):
         problems.add("no stations")
+    if len(specs) > STATIONS_MAX:
+        problems.add(
+            f"{len(specs):,} stations: at most {STATIONS_MAX:,} per configuration (a run maps one task per "
+            "station, and Airflow maps at most that many); split it into several configurations"
+        )
     return tuple(specs)
 
 
