@@ -171,13 +171,13 @@ def test_a_multiline_description_is_fine():
     assert isinstance(config, PullConfig)
 
 
-def test_more_stations_than_a_run_can_map_are_refused_with_the_number():
+def test_more_stations_than_supported_are_refused_with_the_number():
     from streamflow.configurations import STATIONS_MAX, parse_configuration
 
     many = [{"station_number": f"{10_000_000 + i}", "agency": "USGS"} for i in range(STATIONS_MAX + 1)]
     result = validate_configuration(row(stations=many), now=NOW)
     assert isinstance(result, InvalidConfig)
-    assert any("1,025 stations: at most 1,024 per configuration" in e for e in result.errors), result.errors
-    with pytest.raises(ConfigurationError, match="1,025 stations"):
+    assert any("10,001 stations: at most 10,000 per configuration" in e for e in result.errors), result.errors
+    with pytest.raises(ConfigurationError, match="10,001 stations"):
         parse_configuration(row(stations=many), now=NOW)
     assert isinstance(validate_configuration(row(stations=many[:STATIONS_MAX]), now=NOW), PullConfig)

@@ -149,3 +149,15 @@ def test_the_form_of_ten_thousand_stations_still_refuses_and_accepts():
     assert form["stations"].resolve(numbers[-3:]) == numbers[-3:]
     with pytest.raises(ParamValidationError):
         form["stations"].resolve(["20000000"])
+
+
+def test_runs_above_the_map_limit_are_batched_evenly():
+    from streamflow.operators.lifecycle import MAX_MAPPED_TASKS, batched
+
+    stations = [{"station_number": str(i)} for i in range(10_000)]
+    assert batched(stations[:1000], MAX_MAPPED_TASKS) == stations[:1000]  # one task per station
+    for count, size in ((1001, 2), (5000, 5), (10_000, 10)):
+        batches = batched(stations[:count], MAX_MAPPED_TASKS)
+        assert len(batches) <= MAX_MAPPED_TASKS < 1024  # Airflow's max_map_length
+        assert {len(b["batch"]) for b in batches[:-1]} == {size}
+        assert [s for b in batches for s in b["batch"]] == stations[:count]  # every station once, in order

@@ -94,9 +94,9 @@ NAME_MAX = PullConfiguration.__table__.c.name.type.length
 SCHEDULE_VALUE_MAX = PullConfiguration.__table__.c.schedule_value.type.length
 STATION_NUMBER_MAX = PullConfigurationStation.__table__.c.station_number.type.length
 DESCRIPTION_MAX = 10_000
-#: The most stations one configuration may hold: a run maps one pull task per station, and Airflow
-#: refuses to map more than ``[core] max_map_length`` (1,024) items (docs/adr/0016-station-count-bound.md).
-STATIONS_MAX = 1_024
+#: The most stations one configuration may hold (docs/adr/0016-station-count-bound.md): above 1,000
+#: stations a run maps over station batches (docs/adr/0017-station-batches.md).
+STATIONS_MAX = 10_000
 EARLIEST_START = datetime(1850, 1, 1, tzinfo=timezone.utc)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (ESC included)
 
@@ -235,8 +235,8 @@ def _stations(raw: Any, problems: _Problems) -> tuple[StationSpec, ...]:
         problems.add("no stations")
     if len(specs) > STATIONS_MAX:
         problems.add(
-            f"{len(specs):,} stations: at most {STATIONS_MAX:,} per configuration (a run maps one task per "
-            "station, and Airflow maps at most that many); split it into several configurations"
+            f"{len(specs):,} stations: at most {STATIONS_MAX:,} per configuration; split it into several "
+            "configurations"
         )
     return tuple(specs)
 

@@ -135,12 +135,29 @@ def _doc(config: PullConfig) -> str:
 # Airflow cannot map over a filtered list, so in a configuration that mixes USGS and EC stations
 # each observation task maps over all of the run's stations and a station of the other agency maps
 # to None (that task instance skips itself). Plain module functions: Airflow serializes them.
+def _of_agency(item, agency):
+    if item is None:
+        return None
+    if "batch" in item:  # a batch of stations (docs/adr/0017-station-batches.md)
+        kept = [station for station in item["batch"] if station.get("agency") == agency]
+        return {"batch": kept} if kept else None
+    return item if item.get("agency") == agency else None
+
+
 def usgs_station_or_none(station):
-    return station if station.get("agency") == "USGS" else None
+    return _of_agency(station, "USGS")
 
 
 def ec_station_or_none(station):
-    return station if station.get("agency") == "EC" else None
+    return _of_agency(station, "EC")
+
+
+#: A mapped pull is named by its station, or by the first and last station of its batch.
+MAP_INDEX_TEMPLATE = (
+    "{% set s = task.station %}{% if not s %}other source"
+    "{% elif s.batch is defined %}{{ s.batch[0].station_number }} … {{ s.batch[-1].station_number }}"
+    " ({{ s.batch | length }} stations){% else %}{{ s.station_number }}{% endif %}"
+)
 
 
 @dataclass(frozen=True)
@@ -161,6 +178,8 @@ SOURCE_PULLS: dict[Source, SourcePull] = {
     Source.ECCC: SourcePull("pull_eccc", "eccc_api", OBSERVATION_OPERATOR, Agency.EC, ec_station_or_none),
     Source.NOAA: SourcePull("pull_noaa", "noaa_api", ("streamflow.operators.forecasts", "ForecastPullOperator"), None, None),
 }
+#: Source → its pull task's id (the web pages link a station's outcome to its task).
+PULL_TASK_IDS: dict[Source, str] = {source: pull.task_id for source, pull in SOURCE_PULLS.items()}
 
 
 def _pull_sources(config: PullConfig) -> list[Source]:
@@ -224,7 +243,7 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
                 data_type=config.data_type.value,
                 data_strategy=config.data_strategy.value,
                 pull_start_date=config.pull_start_date.isoformat(),
-                map_index_template="{{ task.station['station_number'] if task.station else 'other source' }}",
+                map_index_template=MAP_INDEX_TEMPLATE,
             )
             stations = XComArg(plan)
             if len(sources) > 1:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +20,7 @@ from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog
 from streamflow.errors import ConfigurationError
 from streamflow.hooks.streamflow_db import StreamflowDbHook
-from streamflow.operators.base import OUTCOME_KEY
+from streamflow.operators.base import BATCH_KEY, OUTCOME_KEY
 from streamflow.outcomes import summarize
 from streamflow.trigger_params import parse_params, select_stations
 from streamflow.vocabulary import PullStatus
@@ -107,14 +109,39 @@ class PlanOperator(BaseOperator):
             master = masters.get(number)
             region = master.state_code if master is not None and master.state_code else None
             selected.append({**by_number[number], "region": region, "params": handed_on})
+        selected = batched(selected, max_mapped_tasks())
         ti = context["ti"]
         ti.xcom_push(key=STATIONS_KEY, value=chosen)
         ti.xcom_push(key=LOG_ID_KEY, value=log_id)
+        listed = ", ".join(chosen[:50]) + (f" … ({len(chosen)} in all)" if len(chosen) > 50 else "")
         self.log.info(
-            "configuration %s: run %s pulls %d station(s): %s; params %s",
-            self.config_id, context["run_id"], len(chosen), ", ".join(chosen), params.to_dict(),
+            "configuration %s: run %s pulls %d station(s): %s; params %s%s",
+            self.config_id, context["run_id"], len(chosen), listed, params.to_dict(),
+            f"; in {len(selected)} batches" if selected and BATCH_KEY in selected[0] else "",
         )
         return selected
+
+
+#: Airflow's ``[core] max_map_length`` default is 1,024; stay below it.
+MAX_MAPPED_TASKS = 1000
+
+
+def max_mapped_tasks() -> int:
+    """How many pull tasks a run maps at most (``STREAMFLOW_MAX_MAPPED_TASKS``, 1 … 1,000)."""
+    try:
+        value = int(os.environ.get("STREAMFLOW_MAX_MAPPED_TASKS", MAX_MAPPED_TASKS))
+    except ValueError:
+        value = MAX_MAPPED_TASKS
+    return min(max(value, 1), MAX_MAPPED_TASKS)
+
+
+def batched(stations: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """One mapped item per station up to ``limit`` stations; above, ``limit`` or fewer batches of
+    consecutive stations of (nearly) equal size (docs/adr/0017-station-batches.md)."""
+    if len(stations) <= limit:
+        return stations
+    size = math.ceil(len(stations) / limit)
+    return [{BATCH_KEY: stations[i:i + size]} for i in range(0, len(stations), size)]
 
 
 def next_run_after(schedule: str | None, after: datetime) -> datetime | None:
@@ -166,7 +193,9 @@ class FinalizeOperator(BaseOperator):
         outcomes: list[dict[str, Any]] = []
         if self.pull_task_ids:
             pulled = ti.xcom_pull(task_ids=list(self.pull_task_ids), key=OUTCOME_KEY) or []
-            outcomes = [o for o in (pulled if isinstance(pulled, list) else [pulled]) if isinstance(o, dict)]
+            for item in pulled if isinstance(pulled, list) else [pulled]:
+                # one station's outcome, or a batch's list of them
+                outcomes += [o for o in (item if isinstance(item, list) else [item]) if isinstance(o, dict)]
         summary = summarize(outcomes, expected)
         now = datetime.now(timezone.utc)
         engine = StreamflowDbHook().get_engine()
