@@ -169,3 +169,15 @@ def test_lengths_and_control_characters_are_bounded(change, message):
 def test_a_multiline_description_is_fine():
     config = validate_configuration(row(description="line one\nline two\tindented\r\n"), now=NOW)
     assert isinstance(config, PullConfig)
+
+
+def test_more_stations_than_supported_are_refused_with_the_number():
+    from streamflow.configurations import STATIONS_MAX, parse_configuration
+
+    many = [{"station_number": f"{10_000_000 + i}", "agency": "USGS"} for i in range(STATIONS_MAX + 1)]
+    result = validate_configuration(row(stations=many), now=NOW)
+    assert isinstance(result, InvalidConfig)
+    assert any("10,001 stations: at most 10,000 per configuration" in e for e in result.errors), result.errors
+    with pytest.raises(ConfigurationError, match="10,001 stations"):
+        parse_configuration(row(stations=many), now=NOW)
+    assert isinstance(validate_configuration(row(stations=many[:STATIONS_MAX]), now=NOW), PullConfig)

@@ -94,6 +94,9 @@ NAME_MAX = 100
 SCHEDULE_VALUE_MAX = 50
 STATION_NUMBER_MAX = 50
 DESCRIPTION_MAX = 10_000
+#: The most stations one configuration may hold (docs/adr/0016-station-count-bound.md): above 1,000
+#: stations a run maps over station batches (docs/adr/0017-station-batches.md).
+STATIONS_MAX = 10_000
 EARLIEST_START = datetime(1850, 1, 1, tzinfo=timezone.utc)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (ESC included)
 
@@ -230,6 +233,11 @@ def _stations(raw: Any, problems: _Problems) -> tuple[StationSpec, ...]:
         specs.append(StationSpec(number, agency, name))
     if not specs and not any("station" in p for p in problems.items):
         problems.add("no stations")
+    if len(specs) > STATIONS_MAX:
+        problems.add(
+            f"{len(specs):,} stations: at most {STATIONS_MAX:,} per configuration; split it into several "
+            "configurations"
+        )
     return tuple(specs)
 
 

@@ -208,10 +208,22 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
+def retry_outlook(retryable: bool | None, attempt: int, attempts: int) -> str:
+    """What happens after failed attempt ``attempt`` of ``attempts``, as a task log says it."""
+    left = attempts - attempt
+    if not retryable:
+        return "not retryable: the task fails now"
+    if left > 0:
+        return f"Airflow retries it ({left} attempt(s) left)"
+    return "no attempt left: the task fails now"
+
+
 def end_of_task_line(exc: StreamflowError, *, window: str | None, attempt: int, attempts: int) -> str:
     """The one line a failed pull's task log ends with: source, station, window, cause, attempt n of m."""
-    then = "Airflow retries it" if exc.retryable and attempt < attempts else "no retry"
-    return f"{exc} | window {window or 'not planned'} | attempt {attempt} of {attempts} ({then})"
+    return (
+        f"{exc} | window {window or 'not planned'} | attempt {attempt} of {attempts} failed; "
+        f"{retry_outlook(exc.retryable, attempt, attempts)}"
+    )
 
 
 def detach_library_traceback(exc: StreamflowError, logger) -> StreamflowError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -38,12 +39,34 @@ def _int_env(name: str, default: int) -> int:
         return default
 
 
+#: Retries of a pull task when neither its source's variable nor STREAMFLOW_TASK_RETRIES is set:
+#: with the 60 s first delay doubling, a service outage turns the run red after ~3 min of waits
+#: (60 s + 120 s) plus the attempts themselves, not ~11.5 min as with 3.
+DEFAULT_RETRIES = 2
+#: The per-service retry budget of each source's pull tasks (docs/operations.md).
+RETRIES_ENV: dict[Source, str] = {
+    Source.USGS: "STREAMFLOW_RETRIES_USGS",
+    Source.ECCC: "STREAMFLOW_RETRIES_ECCC",
+    Source.NOAA: "STREAMFLOW_RETRIES_NOAA",
+}
+
+
+def task_retries() -> int:
+    """The global default: ``STREAMFLOW_TASK_RETRIES`` (negative values count as 0)."""
+    return max(0, _int_env("STREAMFLOW_TASK_RETRIES", DEFAULT_RETRIES))
+
+
+def pull_retries(source: Source) -> int:
+    """Retries of ``source``'s pull tasks: its own variable, else the global default."""
+    return max(0, _int_env(RETRIES_ENV[source], task_retries()))
+
+
 def default_args() -> dict[str, Any]:
     from streamflow.retry import StreamflowRetryPolicy
 
     return {
         "owner": "streamflow",
-        "retries": _int_env("STREAMFLOW_TASK_RETRIES", 3),
+        "retries": task_retries(),
         "retry_delay": timedelta(seconds=_int_env("STREAMFLOW_RETRY_DELAY_SECONDS", 60)),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
@@ -51,37 +74,90 @@ def default_args() -> dict[str, Any]:
     }
 
 
+#: Airflow's limit on a DAG's display name (``dag.dag_display_name``, a 2,000-character column).
+DISPLAY_NAME_MAX = 2000
+DESCRIPTION_MAX = 1000
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def display_name(name: str, suffix: str = "") -> str:
+    """``name`` + ``suffix`` cut to Airflow's display-name limit (the suffix always shows)."""
+    room = DISPLAY_NAME_MAX - len(suffix)
+    return (name if len(name) <= room else name[: room - 1] + "…") + suffix
+
+
+def literal_markdown(text: str) -> str:
+    """``text`` as literal Markdown: every ASCII punctuation character backslash-escaped, so no link,
+    image, HTML, emphasis or heading can come from user text (CommonMark escapes all of them)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def finish_doc(markdown: str) -> str:
+    """A ``doc_md`` Airflow never reads as a file path (it opens any ``doc_md`` ending in ``.md``)."""
+    return markdown.rstrip() + "\n"
+
+
+DELETE_NOTE = (
+    "To remove this DAG use `streamflow config delete <id>`: deleting it in the Airflow UI wipes its "
+    "run history, and it comes straight back at the next parse while its configuration exists."
+)
+
+
 def _tags(config: PullConfig) -> list[str]:
     tags = ["streamflow", config.data_type.value, config.data_strategy.value]
-    tags += [a.value for a in config.agencies]
+    tags += [a.value for a in config.agencies]  # whose stations
+    if config.data_type.is_forecast:
+        tags.append("NOAA")  # which service is pulled
     if not config.is_enabled:
         tags.append("disabled")
     return tags
 
 
 def _doc(config: PullConfig) -> str:
+    status = "" if config.is_enabled else " (disabled: no schedule; `streamflow config enable` to resume)"
     lines = [
-        f"### {config.name}",
+        f"### {literal_markdown(config.name)}{status}",
         "",
-        config.description or "",
+        *(literal_markdown(line) for line in (config.description or "").splitlines()),
         "",
         f"* configuration id: `{config.id}` — data type `{config.data_type.value}`, strategy "
         f"`{config.data_strategy.value}`, from `{config.pull_start_date.isoformat()}`",
         f"* schedule: `{config.schedule or 'none (manual or disabled)'}`",
-        f"* stations ({len(config.stations)}): " + ", ".join(s.station_number for s in config.stations[:50]),
+        f"* stations ({len(config.stations)}): "
+        + ", ".join(literal_markdown(s.station_number) for s in config.stations[:50])
+        + (" …" if len(config.stations) > 50 else ""),
+        "",
+        DELETE_NOTE.replace("<id>", str(config.id)),
     ]
-    return "\n".join(lines)
+    return finish_doc("\n".join(lines))
 
 
 # Airflow cannot map over a filtered list, so in a configuration that mixes USGS and EC stations
 # each observation task maps over all of the run's stations and a station of the other agency maps
 # to None (that task instance skips itself). Plain module functions: Airflow serializes them.
+def _of_agency(item, agency):
+    if item is None:
+        return None
+    if "batch" in item:  # a batch of stations (docs/adr/0017-station-batches.md)
+        kept = [station for station in item["batch"] if station.get("agency") == agency]
+        return {"batch": kept} if kept else None
+    return item if item.get("agency") == agency else None
+
+
 def usgs_station_or_none(station):
-    return station if station.get("agency") == "USGS" else None
+    return _of_agency(station, "USGS")
 
 
 def ec_station_or_none(station):
-    return station if station.get("agency") == "EC" else None
+    return _of_agency(station, "EC")
+
+
+#: A mapped pull is named by its station, or by the first and last station of its batch.
+MAP_INDEX_TEMPLATE = (
+    "{% set s = task.station %}{% if not s %}other source"
+    "{% elif s.batch is defined %}{{ s.batch[0].station_number }} … {{ s.batch[-1].station_number }}"
+    " ({{ s.batch | length }} stations){% else %}{{ s.station_number }}{% endif %}"
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +178,8 @@ SOURCE_PULLS: dict[Source, SourcePull] = {
     Source.ECCC: SourcePull("pull_eccc", "eccc_api", OBSERVATION_OPERATOR, Agency.EC, ec_station_or_none),
     Source.NOAA: SourcePull("pull_noaa", "noaa_api", ("streamflow.operators.forecasts", "ForecastPullOperator"), None, None),
 }
+#: Source → its pull task's id (the web pages link a station's outcome to its task).
+PULL_TASK_IDS: dict[Source, str] = {source: pull.task_id for source, pull in SOURCE_PULLS.items()}
 
 
 def _pull_sources(config: PullConfig) -> list[Source]:
@@ -127,9 +205,10 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
     sources = _pull_sources(config)
     with DAG(
         dag_id=config.dag_id,
-        dag_display_name=config.name,
-        description=(config.description or config.name)[:1000],
+        dag_display_name=display_name(config.name, "" if config.is_enabled else " (disabled)"),
+        description=(config.description or config.name)[:DESCRIPTION_MAX],
         doc_md=_doc(config),
+        is_paused_upon_creation=True if not config.is_enabled else None,
         schedule=config.schedule,
         start_date=DAG_START_DATE,
         catchup=False,
@@ -158,12 +237,13 @@ def build_dag(config: PullConfig | InvalidConfig) -> DAG:
             pull = _operator_class(source).partial(
                 task_id=spec.task_id,
                 pool=spec.pool,
+                retries=pull_retries(source),
                 **extra,
                 config_id=config.id,
                 data_type=config.data_type.value,
                 data_strategy=config.data_strategy.value,
                 pull_start_date=config.pull_start_date.isoformat(),
-                map_index_template="{{ task.station['station_number'] if task.station else 'other source' }}",
+                map_index_template=MAP_INDEX_TEMPLATE,
                 **_observation_outlets(config),
             )
             stations = XComArg(plan)
@@ -190,14 +270,18 @@ def build_invalid_dag(config: InvalidConfig) -> DAG:
 
     with DAG(
         dag_id=config.dag_id,
-        dag_display_name=f"{config.name} (invalid)",
-        description=("INVALID: " + "; ".join(config.errors))[:1000],
-        doc_md="### Invalid configuration\n\n" + "\n".join(f"* {e}" for e in config.errors),
+        dag_display_name=display_name(config.name, " (invalid)"),
+        description=("INVALID: " + "; ".join(config.errors))[:DESCRIPTION_MAX],
+        doc_md=finish_doc(
+            "### Invalid configuration\n\n" + "\n".join(f"* {literal_markdown(e)}" for e in config.errors)
+            + "\n\n" + DELETE_NOTE.replace("<id>", str(config.id))
+        ),
         schedule=None,
         start_date=DAG_START_DATE,
         catchup=False,
         max_active_runs=1,
         tags=["streamflow", "invalid"],
+        default_args={"owner": "streamflow"},
     ) as dag:
         InvalidConfigurationOperator(task_id="invalid_configuration", config_id=config.id, errors=config.errors)
     return dag

@@ -30,6 +30,11 @@ class StationOutcome:
         return asdict(self)
 
 
+#: How a run whose every station was skipped (e.g. forecast stations without a NOAA mapping) is
+#: told apart in ``data_pull_logs.error_message``; its status is ``failed``.
+ALL_SKIPPED = "every station was skipped, nothing was pulled"
+
+
 @dataclass
 class RunSummary:
     status: str
@@ -57,4 +62,11 @@ def summarize(outcomes: list[dict[str, Any]], expected: list[str]) -> RunSummary
         error = f"{len(failed)} of {len(expected)} station(s) failed: " + "; ".join(
             f"{n}: {details[n].get('message')}" for n in failed
         )
+    elif expected and all(details[n].get("status") == "skipped" for n in expected):
+        # Nothing can ever be pulled until the configuration or its mappings change: a failed run,
+        # told apart from station failures by its message (no new status for readers to learn).
+        error = f"{ALL_SKIPPED}: {len(expected)} of {len(expected)} station(s) skipped: " + "; ".join(
+            f"{n}: {details[n].get('message')}" for n in expected[:20]
+        ) + (f"; … ({len(expected) - 20} more)" if len(expected) > 20 else "")
+        return RunSummary("failed", records, failed, error, details)
     return RunSummary("failed" if failed else "success", records, failed, error, details)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from streamflow.configurations import EARLIEST_START
 from streamflow.errors import ConfigurationError
 from streamflow.timeutil import iso_z
 from streamflow.vocabulary import DataStrategy
@@ -87,7 +88,12 @@ def _datetime(name: str, value: Any) -> datetime | None:
         raise ConfigurationError(f"param {name}: expected a date-time string, got {type(value).__name__}")
     if parsed.tzinfo is None:
         raise ConfigurationError(f"param {name}: {value!r} has no time zone; add Z for UTC")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ConfigurationError(
+            f"param {name}: {value!r} is out of range (from {EARLIEST_START.date().isoformat()} to now)"
+        ) from None
 
 
 def _strategy(value: Any) -> DataStrategy | None:
@@ -100,6 +106,8 @@ def _strategy(value: Any) -> DataStrategy | None:
 
 
 def _flag(value: Any) -> bool:
+    if value is None:  # the form sends null for an untouched optional checkbox
+        return False
     if not isinstance(value, bool):
         raise ConfigurationError(f"param full_refresh: expected true or false, got {value!r}")
     return value
@@ -107,7 +115,12 @@ def _flag(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One trigger parameter: its form field and its parser."""
+    """One trigger parameter: its form field and its parser.
+
+    ``schema`` is the field's fixed JSON Schema; ``config_schema`` adds what depends on the
+    configuration (the station choices). Every field's type includes ``null``: Airflow's form marks
+    a field whose type excludes null as required, and all of ours are optional.
+    """
 
     name: str
     default: Any
@@ -115,11 +128,13 @@ class ParamSpec:
     title: str
     description: Callable[[PullConfig], str]
     parse: Callable[[Any], Any]
+    config_schema: Callable[[PullConfig], Mapping[str, Any]] | None = None
 
     def param(self, config: PullConfig) -> Param:
         from airflow.sdk import Param
 
-        return Param(copy.deepcopy(self.default), **self.schema, title=self.title, **DRAFT_07, description=self.description(config))
+        schema = {**copy.deepcopy(dict(self.schema)), **(self.config_schema(config) if self.config_schema else {})}
+        return Param(copy.deepcopy(self.default), **schema, title=self.title, **DRAFT_07, description=self.description(config))
 
 
 def _stations_text(config: PullConfig) -> str:
@@ -128,27 +143,51 @@ def _stations_text(config: PullConfig) -> str:
     return f"Subset of this configuration's stations; empty = all. Configured: {listed}{more}"
 
 
+def _station_label(number: str, name: str | None) -> str:
+    return f"{number} — {name}" if name else number
+
+
+def _station_choices(config: PullConfig) -> dict[str, Any]:
+    """The configuration's stations as the only allowed items (Airflow refuses others at trigger
+    time), offered in the form's multi-select (``examples``) labelled with their names."""
+    numbers = [s.station_number for s in config.stations]
+    return {
+        "items": {"type": "string", "enum": numbers},
+        "examples": numbers,
+        "values_display": {s.station_number: _station_label(s.station_number, s.station_name) for s in config.stations},
+    }
+
+
 _DATE_TIME = {"type": ["null", "string"], "format": "date-time"}
 
 PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("stations", [], {"type": "array", "items": {"type": "string"}}, "Stations", _stations_text, _stations),
+    ParamSpec(
+        "stations", [], {"type": ["null", "array"], "items": {"type": "string"}}, "Stations", _stations_text,
+        _stations, _station_choices,
+    ),
     ParamSpec(
         "start_date", None, _DATE_TIME, "Start date",
-        lambda config: "Pull from here (UTC, e.g. 2024-01-01T00:00:00Z), ignoring recorded progress.",
+        lambda config: "Pull from here (UTC, e.g. 2024-01-01T00:00:00Z; not before 1850-01-01, not in the future), "
+        "ignoring recorded progress. Empty = from recorded progress.",
         lambda value: _datetime("start_date", value),
     ),
     ParamSpec(
         "end_date", None, _DATE_TIME, "End date",
-        lambda config: "Pull up to here (UTC). Empty = now.",
+        lambda config: "Pull up to here (UTC), after the start date, not in the future. Empty = now.",
         lambda value: _datetime("end_date", value),
     ),
     ParamSpec(
         "data_strategy", None, {"type": ["null", "string"], "enum": [None, "append", "overwrite"]}, "Data strategy",
-        lambda config: f"Override the configuration's strategy ({config.data_strategy.value}) for this run.",
+        lambda config: f"Override the configuration's strategy ({config.data_strategy.value}) for this run; "
+        "empty = the configuration's.",
         _strategy,
+        lambda config: {"values_display": {
+            "None": f"(the configuration's: {config.data_strategy.value})",
+            "append": "append", "overwrite": "overwrite",
+        }},
     ),
     ParamSpec(
-        "full_refresh", False, {"type": "boolean"}, "Full refresh",
+        "full_refresh", False, {"type": ["boolean", "null"]}, "Full refresh",
         lambda config: "Start from pull_start_date regardless of progress.",
         _flag,
     ),
@@ -161,19 +200,45 @@ def trigger_params(config: PullConfig) -> dict[str, Param]:
     return {spec.name: spec.param(config) for spec in PARAMS}
 
 
-def parse_params(raw: Mapping[str, Any] | None, *, now: datetime | None = None) -> RunParams:
-    """Validate trigger params; a bad one raises ``ConfigurationError`` naming it."""
+def parse_params(
+    raw: Mapping[str, Any] | None, *, now: datetime | None = None, configured: Sequence[str] | None = None
+) -> RunParams:
+    """Validate trigger params; raises one ``ConfigurationError`` listing every bad param.
+
+    With ``configured`` (the configuration's station ids), requested stations outside it are
+    refused too. The start/end bounds (1850-01-01 … now, end after start) are checked here: they
+    depend on the clock, so Airflow's Param schema cannot say them.
+    """
     raw = dict(raw or {})
-    values = {spec.name: spec.parse(raw.get(spec.name, spec.default)) for spec in PARAMS}
-    start, end = values["start_date"], values["end_date"]
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    for spec in PARAMS:
+        try:
+            values[spec.name] = spec.parse(raw.get(spec.name, spec.default))
+        except ConfigurationError as exc:
+            errors.append(str(exc))
+            values[spec.name] = None
+    start, end = values.get("start_date"), values.get("end_date")
     now = now or datetime.now(timezone.utc)
+    for name, value in (("start_date", start), ("end_date", end)):
+        if value is not None and value < EARLIEST_START:
+            errors.append(f"param {name}: {iso_z(value)} is before {iso_z(EARLIEST_START)}")
     if start is not None and start > now:
-        raise ConfigurationError(f"param start_date: {iso_z(start)} is in the future")
+        errors.append(f"param start_date: {iso_z(start)} is in the future")
+    if end is not None and end > now:
+        errors.append(f"param end_date: {iso_z(end)} is in the future (leave it empty for now)")
     if start is not None and end is not None and end <= start:
-        raise ConfigurationError(f"param end_date: {iso_z(end)} is not after start_date {iso_z(start)}")
+        errors.append(f"param end_date: {iso_z(end)} is not after start_date {iso_z(start)}")
     unknown = sorted(set(raw) - set(PARAM_NAMES))
     if unknown:
-        raise ConfigurationError(f"unknown param(s): {', '.join(unknown)} (known: {', '.join(PARAM_NAMES)})")
+        errors.append(f"unknown param(s): {', '.join(unknown)} (known: {', '.join(PARAM_NAMES)})")
+    if configured is not None and values.get("stations"):
+        try:
+            select_stations(configured, values["stations"])
+        except ConfigurationError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigurationError("; ".join(errors))
     return RunParams(**values)
 
 
@@ -181,10 +246,11 @@ def select_stations(configured: Sequence[str], requested: Sequence[str]) -> list
     """The run's stations: all configured ones, or the requested subset (unknown ids refused)."""
     if not requested:
         return list(configured)
-    unknown = [s for s in requested if s not in set(configured)]
+    known = set(configured)
+    unknown = [s for s in requested if s not in known]
     if unknown:
+        listed = ", ".join(configured[:20]) + (f" … ({len(configured)} in all)" if len(configured) > 20 else "")
         raise ConfigurationError(
-            f"param stations: {', '.join(unknown)} not in this configuration "
-            f"(configured: {', '.join(configured)})"
+            f"param stations: {', '.join(unknown)} not in this configuration (configured: {listed})"
         )
     return [s for s in configured if s in set(requested)]

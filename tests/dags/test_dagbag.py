@@ -75,8 +75,16 @@ def test_one_dag_per_row_and_broken_row_isolated(seeded):
     assert "disabled" in disabled.tags
     assert type(disabled.timetable).__name__ == "NullTimetable"
     assert disabled.get_task("pull_noaa").pool == "noaa_api"
+    assert disabled.dag_display_name == "disabled (disabled)"
+    assert disabled.is_paused_upon_creation is True
+    assert usgs.is_paused_upon_creation is None  # the deployment's default (paused at creation)
+    assert {"NOAA", "rfc_forecast"} <= set(disabled.tags)  # forecasts name the service they pull
+    assert "NOAA" not in usgs.tags
+    assert "streamflow config delete" in usgs.doc_md and "wipes its run history" in usgs.doc_md
 
     broken = bag.dags[f"streamflow_config_{seeded['broken']}"]
+    assert broken.owner == "streamflow"
+    assert "streamflow config delete" in broken.doc_md
     assert "invalid" in broken.tags
     assert [t.task_id for t in broken.tasks] == ["invalid_configuration"]
     assert "not a valid cron expression" in broken.description
@@ -262,3 +270,42 @@ def test_year_one_under_a_negative_offset_session_time_zone(seeded, engine):
     assert set(bag.dag_ids) == {f"streamflow_config_{i}" for i in seeded.values()} | {"streamflow_verification"}
     mixed = bag.dags[f"streamflow_config_{seeded['mixed']}"]
     assert "invalid" in mixed.tags and "before 1850-01-01" in mixed.description
+
+
+def test_user_text_is_literal_in_the_docs_and_names_fit_airflow(engine):
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401 - the DAG file's environment
+
+    from streamflow.factory import DISPLAY_NAME_MAX, build_dags
+
+    hostile = "![x](http://e.vil/p.png) <img src=x onerror=alert(1)> [click](http://e.vil) **bold**"
+    with session_scope(engine) as s:
+        config = repo.create_configuration(
+            s, name="x" * 95 + ".md", data_type="daily_mean", data_strategy="append",
+            pull_start_date=datetime(2020, 1, 1, tzinfo=UTC), schedule_type="manual",
+            stations=[{"station_number": "01646500"}, {"station_number": "README.md", "agency": "USGS"}],
+            description=hostile + "\n# heading\n" + "y" * 400 + " /etc/passwd",
+        )
+        config_id = config.id
+        rows = repo.load_configuration_rows(s)
+    dag = build_dags(rows)[f"streamflow_config_{config_id}"]
+    assert "invalid" not in dag.tags  # a station id ending in .md is not a file path
+    assert not dag.doc_md.rstrip().endswith(")")
+    import re
+
+    unescaped = [r"(?<!\\)!(?<!\\)\[", r"(?<!\\)\]\(", r"(?<!\\)<", r"(?<!\\)\*\*"]
+    for user_line in dag.doc_md.splitlines()[2:4]:  # the description's lines
+        assert not any(re.search(pattern, user_line) for pattern in unescaped), user_line
+    assert "\\!\\[x\\]\\(http\\:\\/\\/e\\.vil\\/p\\.png\\)" in dag.doc_md
+    assert "\n\\# heading" in dag.doc_md
+    assert "README\\.md" in dag.doc_md
+    assert len(dag.dag_display_name) <= DISPLAY_NAME_MAX
+
+
+def test_display_names_are_cut_to_airflows_limit():
+    from streamflow.configurations import InvalidConfig
+    from streamflow.factory import DISPLAY_NAME_MAX, build_invalid_dag, display_name
+
+    assert display_name("a" * 5000, " (invalid)").endswith("… (invalid)")
+    assert len(display_name("a" * 5000, " (invalid)")) == DISPLAY_NAME_MAX
+    dag = build_invalid_dag(InvalidConfig(id=3, name="n" * 10_000, errors=("bad",)))
+    assert len(dag.dag_display_name) == DISPLAY_NAME_MAX and dag.dag_display_name.endswith(" (invalid)")

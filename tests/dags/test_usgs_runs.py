@@ -188,10 +188,12 @@ def test_params_subset_window_overwrite_and_full_refresh(airflow_db, engine, fak
         assert {k: v for k, (v, _q) in _stored(engine, station).items()} == _expected_daily(fake, station, start)
 
 
-def test_unknown_station_param_fails_plan_naming_it(airflow_db, engine, fake):
+def test_unknown_station_param_is_refused_at_trigger_naming_it(airflow_db, engine, fake):
+    from airflow.sdk.definitions.param import ParamValidationError
+
     config_id = _config(engine, start=datetime(2026, 1, 1, tzinfo=UTC))
-    run = _run(engine, config_id, {"stations": ["09999999"]})
-    assert run.state == "failed"
+    with pytest.raises(ParamValidationError, match="09999999"):
+        _run(engine, config_id, {"stations": ["09999999"]})
     with session_scope(engine) as s:
         assert s.execute(select(func.count()).select_from(DischargeObservation)).scalar() == 0
         assert s.execute(select(func.count()).select_from(DataPullLog)).scalar() == 0

@@ -87,7 +87,8 @@ def test_source_error_ends_the_log_in_one_line_with_the_traceback_at_debug(
     log = capsys.readouterr().out  # dag.test() writes the task logs here
     ends = [line for line in log.splitlines() if "| attempt " in line]
     assert len(ends) == 2, log[-4000:]
-    for line, tail in zip(ends, [" | attempt 1 of 2 (Airflow retries it)", " | attempt 2 of 2 (no retry)"], strict=True):
+    for line, tail in zip(ends, [" | attempt 1 of 2 failed; Airflow retries it (1 attempt(s) left)",
+                                   " | attempt 2 of 2 failed; no attempt left: the task fails now"], strict=True):
         assert "[error" in line and "usgs: station 01646500: service unavailable (HTTP 503" in line
         assert "| window chunk 1/1 " in line and "[host 127.0.0.1:" in line
         assert tail in line

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -10,16 +13,52 @@ from airflow.sdk import BaseOperator, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 from croniter import croniter
 
+from sqlalchemy import select
+
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
+from streamflow.db.models import DataPullLog
 from streamflow.errors import ConfigurationError
 from streamflow.hooks.streamflow_db import StreamflowDbHook
-from streamflow.operators.base import OUTCOME_KEY
+from streamflow.operators.base import BATCH_KEY, OUTCOME_KEY
 from streamflow.outcomes import summarize
 from streamflow.trigger_params import parse_params, select_stations
+from streamflow.vocabulary import PullStatus
 
 STATIONS_KEY = "stations"
 LOG_ID_KEY = "log_id"
+
+log = logging.getLogger(__name__)
+
+
+def record_failed_run(context, config_id: int | None, reason: str, *, stations_total: int = 0) -> None:
+    """Leave the run's ``data_pull_logs`` row closed as ``failed`` with ``reason``.
+
+    Opens the row if the run has none yet; a row already closed (by ``plan``) keeps its reason.
+    Best effort: a database that cannot be reached is logged, never raised over the run's own error.
+    """
+    if config_id is None:
+        return
+    dag_id, run_id = context["dag"].dag_id, context["run_id"]
+    now = datetime.now(timezone.utc)
+    try:
+        engine = StreamflowDbHook().get_engine()
+        with session_scope(engine) as session:
+            existing = session.execute(
+                select(DataPullLog).where(DataPullLog.dag_id == dag_id, DataPullLog.dag_run_id == run_id)
+            ).scalar()
+            if existing is not None and existing.status != PullStatus.RUNNING.value:
+                return
+            log_id = existing.id if existing is not None else repo.open_pull_log(
+                session, config_id=config_id, dag_id=dag_id, dag_run_id=run_id,
+                stations_total=stations_total, start_time=now,
+            )
+            repo.close_pull_log(
+                session, log_id, status=PullStatus.FAILED.value, records_processed=0,
+                stations_failed=stations_total, details={}, error_message=reason, end_time=now,
+            )
+    except Exception:  # noqa: BLE001 - the run already fails with `reason`; this is its record
+        log.exception("configuration %s: run %s: could not record the failed run in data_pull_logs", config_id, run_id)
 
 
 class PlanOperator(BaseOperator):
@@ -44,11 +83,14 @@ class PlanOperator(BaseOperator):
         self.stations = [dict(s) for s in stations]
 
     def execute(self, context) -> list[dict[str, Any]]:
+        configured = [s["station_number"] for s in self.stations]
         try:
-            params = parse_params(context["params"])
-            chosen = select_stations([s["station_number"] for s in self.stations], params.stations)
+            params = parse_params(context["params"], configured=configured)
+            chosen = select_stations(configured, params.stations)
         except ConfigurationError as exc:
-            raise AirflowFailException(f"configuration {self.config_id}: {exc}") from exc
+            reason = f"configuration {self.config_id}: plan refused the run: {exc}"
+            record_failed_run(context, self.config_id, reason)
+            raise AirflowFailException(reason) from exc
         by_number = {s["station_number"]: s for s in self.stations}
         engine = StreamflowDbHook().get_engine()
         with session_scope(engine) as session:
@@ -67,20 +109,50 @@ class PlanOperator(BaseOperator):
             master = masters.get(number)
             region = master.state_code if master is not None and master.state_code else None
             selected.append({**by_number[number], "region": region, "params": handed_on})
+        selected = batched(selected, max_mapped_tasks())
         ti = context["ti"]
         ti.xcom_push(key=STATIONS_KEY, value=chosen)
         ti.xcom_push(key=LOG_ID_KEY, value=log_id)
+        listed = ", ".join(chosen[:50]) + (f" … ({len(chosen)} in all)" if len(chosen) > 50 else "")
         self.log.info(
-            "configuration %s: run %s pulls %d station(s): %s; params %s",
-            self.config_id, context["run_id"], len(chosen), ", ".join(chosen), params.to_dict(),
+            "configuration %s: run %s pulls %d station(s): %s; params %s%s",
+            self.config_id, context["run_id"], len(chosen), listed, params.to_dict(),
+            f"; in {len(selected)} batches" if selected and BATCH_KEY in selected[0] else "",
         )
         return selected
 
 
+#: Airflow's ``[core] max_map_length`` default is 1,024; stay below it.
+MAX_MAPPED_TASKS = 1000
+
+
+def max_mapped_tasks() -> int:
+    """How many pull tasks a run maps at most (``STREAMFLOW_MAX_MAPPED_TASKS``, 1 … 1,000)."""
+    try:
+        value = int(os.environ.get("STREAMFLOW_MAX_MAPPED_TASKS", MAX_MAPPED_TASKS))
+    except ValueError:
+        value = MAX_MAPPED_TASKS
+    return min(max(value, 1), MAX_MAPPED_TASKS)
+
+
+def batched(stations: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """One mapped item per station up to ``limit`` stations; above, ``limit`` or fewer batches of
+    consecutive stations of (nearly) equal size (docs/adr/0017-station-batches.md)."""
+    if len(stations) <= limit:
+        return stations
+    size = math.ceil(len(stations) / limit)
+    return [{BATCH_KEY: stations[i:i + size]} for i in range(0, len(stations), size)]
+
+
 def next_run_after(schedule: str | None, after: datetime) -> datetime | None:
+    """The schedule's next fire time after ``after``; None for none, or one that never fires."""
     if not schedule:
         return None
-    return croniter(schedule, after).get_next(datetime).astimezone(timezone.utc)
+    try:
+        return croniter(schedule, after).get_next(datetime).astimezone(timezone.utc)
+    except Exception as exc:  # noqa: BLE001 - croniter raises several kinds for a schedule that never fires
+        log.warning("schedule %r: no next run after %s (%s: %s)", schedule, after.isoformat(), type(exc).__name__, exc)
+        return None
 
 
 class FinalizeOperator(BaseOperator):
@@ -100,15 +172,31 @@ class FinalizeOperator(BaseOperator):
         log_id = ti.xcom_pull(task_ids="plan", key=LOG_ID_KEY)
         expected = ti.xcom_pull(task_ids="plan", key=STATIONS_KEY)
         if log_id is None or expected is None:
-            raise AirflowFailException(
+            reason = (
                 f"configuration {self.config_id}: plan did not complete (bad params or database error); "
                 "see the plan task's log"
             )
+            record_failed_run(context, self.config_id, reason)
+            raise AirflowFailException(reason)
+        try:
+            summary = self._close(ti, log_id, list(expected))
+        except Exception as exc:  # noqa: BLE001 - the row must never stay `running`
+            reason = f"configuration {self.config_id}: finalize failed while summarising the run: {type(exc).__name__}: {exc}"
+            self.log.exception("%s", reason)
+            record_failed_run(context, self.config_id, reason, stations_total=len(expected))
+            raise AirflowFailException(reason) from exc
+        if summary.status == "failed":
+            raise AirflowFailException(f"configuration {self.config_id}: {summary.error_message}")
+        return {"status": summary.status, "records_processed": summary.records_processed}
+
+    def _close(self, ti, log_id: int, expected: list[str]):
         outcomes: list[dict[str, Any]] = []
         if self.pull_task_ids:
             pulled = ti.xcom_pull(task_ids=list(self.pull_task_ids), key=OUTCOME_KEY) or []
-            outcomes = [o for o in (pulled if isinstance(pulled, list) else [pulled]) if isinstance(o, dict)]
-        summary = summarize(outcomes, list(expected))
+            for item in pulled if isinstance(pulled, list) else [pulled]:
+                # one station's outcome, or a batch's list of them
+                outcomes += [o for o in (item if isinstance(item, list) else [item]) if isinstance(o, dict)]
+        summary = summarize(outcomes, expected)
         now = datetime.now(timezone.utc)
         engine = StreamflowDbHook().get_engine()
         with session_scope(engine) as session:
@@ -134,9 +222,7 @@ class FinalizeOperator(BaseOperator):
             "configuration %s: run %s: %d row(s) written, %d of %d station(s) failed",
             self.config_id, summary.status, summary.records_processed, len(summary.stations_failed), len(expected),
         )
-        if summary.status == "failed":
-            raise AirflowFailException(f"configuration {self.config_id}: {summary.error_message}")
-        return {"status": summary.status, "records_processed": summary.records_processed}
+        return summary
 
 
 class InvalidConfigurationOperator(BaseOperator):
@@ -153,7 +239,9 @@ class InvalidConfigurationOperator(BaseOperator):
     def execute(self, context) -> None:
         for message in self.errors:
             self.log.error("configuration %s: %s", self.config_id, message)
-        raise AirflowFailException(
+        reason = (
             f"configuration {self.config_id} is invalid: " + "; ".join(self.errors)
             + " (fix the pull_configurations row; the DAG updates on the next parse)"
         )
+        record_failed_run(context, self.config_id, reason)
+        raise AirflowFailException(reason)
