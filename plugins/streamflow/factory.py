@@ -178,8 +178,6 @@ SOURCE_PULLS: dict[Source, SourcePull] = {
     Source.ECCC: SourcePull("pull_eccc", "eccc_api", OBSERVATION_OPERATOR, Agency.EC, ec_station_or_none),
     Source.NOAA: SourcePull("pull_noaa", "noaa_api", ("streamflow.operators.forecasts", "ForecastPullOperator"), None, None),
 }
-#: Source → its pull task's id (the web pages link a station's outcome to its task).
-PULL_TASK_IDS: dict[Source, str] = {source: pull.task_id for source, pull in SOURCE_PULLS.items()}
 
 
 def _pull_sources(config: PullConfig) -> list[Source]:
