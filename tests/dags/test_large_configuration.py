@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from streamflow.db import repository as repo
 from streamflow.db.engine import session_scope
-from streamflow.db.models import DataPullLog, PullStationProgress
+from streamflow.db.models import DataPullLog, MasterStation, PullStationProgress
 from streamflow.factory import build_dags
 from streamflow.testing.fakes.usgs import DAILY, FakeUsgs
 from streamflow.testing.replay import Response
@@ -38,6 +38,10 @@ def test_five_thousand_stations_run_in_batches_with_per_station_outcomes(airflow
         _orig(request) and request.arg("monitoring_location_id") == f"USGS-{broken}"
     )
     with session_scope(engine) as s:
+        # Listed stations get their station row from master_stations (no metadata request each).
+        s.execute(MasterStation.__table__.insert(), [
+            {"station_number": n, "station_name": f"Gauge {n}", "state_code": "MD", "agency": "USGS"} for n in numbers
+        ])
         config = repo.create_configuration(
             s, name="five thousand", data_type="daily_mean", data_strategy="append",
             pull_start_date=datetime(2020, 1, 1, tzinfo=UTC), schedule_type="manual",
