@@ -20,6 +20,7 @@ UTC = timezone.utc
 COUNT = 5_000
 
 
+@pytest.mark.timeout(1200)  # ~4 min alone, twice that on a loaded machine
 @pytest.mark.parametrize("empty_db_url", ["sqlite"], indirect=True)
 def test_five_thousand_stations_run_in_batches_with_per_station_outcomes(airflow_db, engine, replay, monkeypatch):
     from airflow.models.taskinstance import TaskInstance
