@@ -14,9 +14,12 @@ per distinct tail, and a scatter of both into a preallocated buffer at computed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from psycopg import errors, pq
+from psycopg.generators import fetch_many  # the step psycopg itself takes to collect a COPY's final result
 
 # The columns of discharge_observations a payload fills, in payload order.
 OBSERVATION_COPY_COLUMNS = ("station_id", "observed_at", "discharge", "unit", "type", "quality_code")
@@ -113,3 +116,44 @@ def parse_stored_records(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarra
     order = np.argsort(records["ts"], kind="stable")
     epoch_us = records["ts"][order].astype(np.int64) + _PG_EPOCH_US
     return epoch_us, records["value"][order].astype(np.float64), records["code"][order].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- COPY … TO STDOUT
+
+
+def copy_out(cursor: Any, sql: str, params: Mapping[str, Any] | None = None, *,
+             chunk_bytes: int = 1024 * 1024) -> Iterator[bytes]:
+    """The output of ``COPY (…) TO STDOUT`` on a psycopg cursor, in pieces of about ``chunk_bytes``.
+
+    PostgreSQL sends one CopyData message per row, and psycopg's ``Copy`` iterator costs about a
+    microsecond of Python per message (a generator and a wait per row), which is most of the CPU
+    an export spends outside the database. Rows that libpq has already received are taken here
+    straight from ``PGconn.get_copy_data`` without waiting; only when none is buffered does the
+    loop hand over to psycopg's ``Copy.read``, which waits on the socket (the GIL released) and
+    consumes the input. At the end of the data, the COPY's final result is fetched the way psycopg
+    does, so a server error in the middle of the output raises here as psycopg's own exception.
+    """
+    with cursor.copy(sql, params) as copy:
+        conn = cursor.connection
+        pgconn = conn.pgconn
+        take = pgconn.get_copy_data
+        buffer = bytearray()
+        while True:
+            nbytes, data = take(1)  # 1: never block; 0 = nothing buffered yet, -1 = the data ended
+            if nbytes > 0:
+                buffer += data
+            elif nbytes == 0:
+                data = copy.read()  # waits for the next row; b"" once the COPY has ended (result checked)
+                if not data:
+                    break
+                buffer += data
+            else:
+                results = conn.wait(fetch_many(pgconn))
+                if len(results) != 1 or results[0].status != pq.ExecStatus.COMMAND_OK:
+                    raise errors.error_from_result(results[-1], encoding=conn.info.encoding)
+                break
+            if len(buffer) >= chunk_bytes:
+                yield bytes(buffer)
+                buffer.clear()
+        if buffer:
+            yield bytes(buffer)
