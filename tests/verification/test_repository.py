@@ -157,6 +157,38 @@ def test_summary_by_lead_time(engine, scenario):
     assert summary[0]["runs"] == 1 and summary[0]["n_pairs"] == 6 and summary[0]["rmse"] == pytest.approx(2.0)
     assert summary[0]["skill"] == pytest.approx(1 - 2 / math.sqrt(91 / 6))
     assert summary[-1]["rmse"] == pytest.approx(math.sqrt(104 / 11))
+    assert summary[0]["persistence_rmse"] == pytest.approx(math.sqrt(91 / 6))
+    assert {b["unit"] for b in summary} == {"cfs"}
+
+
+def test_summary_pools_runs_exactly_and_converts_units(engine, scenario):
+    """Two runs of one source pooled by pairs; the summary in cms is the summary in cfs times the exact factor."""
+    with session_scope(engine) as s:
+        station_id = s.execute(select(ForecastRun.station_id).where(ForecastRun.id == scenario["usgs_run"])).scalar_one()
+        # a second run issued 2 h later: +6 at leads 1–4 (valid T0+3 … T0+6 h), observations 100 + h
+        repo.insert_forecast_run(s, station_id, ForecastRunData(
+            "01646500", "NOAA_NWM_SHORT_RANGE", "nwm_short_range", T0 + 2 * H, "cfs",
+            tuple((T0 + (2 + h) * H, 100.0 + 2 + h + 6.0) for h in range(1, 5))))
+    with session_scope(engine) as s:
+        ver.verify_range(s, None, T0 - 2 * H, T0 + 12 * H)
+        cfs = {b["lead_bin"]: b for b in ver.verification_summary(s, "01646500", "NOAA_NWM_SHORT_RANGE")}
+        cms = {b["lead_bin"]: b for b in ver.verification_summary(s, "01646500", "NOAA_NWM_SHORT_RANGE", unit="cms")}
+        only_first = ver.verification_summary(s, "01646500", "NOAA_NWM_SHORT_RANGE", None, T0)
+    first = cfs["0-6h"]
+    # 6 pairs with error 2 (first run) + 4 pairs with error 6 (second run)
+    assert (first["runs"], first["runs_complete"], first["n_pairs"]) == (2, 2, 10)
+    assert first["rmse"] == pytest.approx(math.sqrt((6 * 4 + 4 * 36) / 10))
+    assert first["mean_error"] == pytest.approx((6 * 2 + 4 * 6) / 10)
+    # persistence: the first run's errors 1 … 6 (issued at T0, observed 100); the second run's 1 … 4
+    # (issued at T0 + 2 h, observed 102)
+    assert first["persistence_rmse"] == pytest.approx(math.sqrt((91 + 30) / 10))
+    assert first["skill"] == pytest.approx(1 - first["rmse"] / first["persistence_rmse"])
+    assert cms["0-6h"]["unit"] == "cms"
+    for key in ("rmse", "mean_error", "mae", "persistence_rmse"):
+        assert cms["0-6h"][key] == pytest.approx(first[key] * 0.028316846592, rel=1e-12)
+    for key in ("skill", "nse_mean", "kge_mean", "n_pairs", "runs"):
+        assert cms["0-6h"][key] == first[key]
+    assert [b["runs"] for b in only_first] == [1, 1, 1]  # the issue-time interval's end is inclusive
 
 
 def test_a_run_in_an_unknown_unit_fails_alone(engine, scenario):

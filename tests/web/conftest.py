@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 
@@ -81,8 +82,14 @@ MASTER_STATIONS = [
 ]
 
 
+# Observations of the RFC forecast's gauge (01013500): 3 days before its issue time (persistence) to
+# past its last valid time (2026-11-22 06:00 UTC).
+RFC_OBSERVED = (datetime(2026, 11, 17, tzinfo=timezone.utc), datetime(2026, 11, 23, tzinfo=timezone.utc))
+
+
 def fill_through_pulls(url: str, kind: str, home) -> FilledDatabase:
-    """Three configurations pulled with dag.test(): USGS daily means, USGS + EC real time, an RFC forecast."""
+    """Four configurations pulled with dag.test() — USGS daily means, USGS + EC real time, an RFC
+    forecast and the real-time observations of its gauge — then the verification DAG run by hand."""
     import json
     from datetime import datetime, timedelta, timezone
 
@@ -129,14 +136,23 @@ def fill_through_pulls(url: str, kind: str, home) -> FilledDatabase:
                 "rfc": repo.create_configuration(
                     s, name="api rfc", data_type="rfc_forecast", pull_start_date=datetime(2026, 1, 1, tzinfo=utc),
                     stations=[{"station_number": "01013500"}], **common).id,
+                # the gauge the RFC forecast is for, observed over the forecast's horizon (verification)
+                "rfc_observed": repo.create_configuration(
+                    s, name="api rfc observed", data_type="realtime_15min",
+                    pull_start_date=RFC_OBSERVED[0], stations=[{"station_number": "01013500"}], **common).id,
             }
         with session_scope(engine) as s:
             rows = repo.load_configuration_rows(s)
         dags = build_dags(rows)
+        window = {"start_date": RFC_OBSERVED[0].isoformat(), "end_date": RFC_OBSERVED[1].isoformat()}
         for name, config_id in ids.items():
-            run = dags[f"streamflow_config_{config_id}"].test()
+            run = dags[f"streamflow_config_{config_id}"].test(run_conf=window if name == "rfc_observed" else None)
             if run.state != "success":
                 raise RuntimeError(f"filling the API test database: the {name} pull ended {run.state}")
+        # the verification DAG by hand over the observed window (scheduled runs follow asset events)
+        run = dags["streamflow_verification"].test(run_conf={"stations": ["01013500"], **window})
+        if run.state != "success":
+            raise RuntimeError(f"filling the API test database: the verification run ended {run.state}")
         dispose_engines()
     return FilledDatabase(kind, url, now, usgs, eccc, ids)
 

@@ -28,6 +28,7 @@ ROUTES = [
     f"{API}/stations/01013500/forecasts",
     f"{API}/stations/01013500/forecasts/latest",
     f"{API}/forecasts/1",
+    f"{API}/verification?station=01013500",
     f"{API}/openapi.json",
 ]
 
@@ -275,9 +276,12 @@ def test_station_list_pages_and_coverage(api, filled_db):
                                      "last": f"{days[-1]}T00:00:00Z", "count": len(days)}
     assert potomac["realtime_15min"]["count"] == len(_observations(api, type="realtime_15min", limit=50_000))
     assert seen[1]["coverage"] == [] and seen[1]["name"] == "POTOMAC RIVER AT POINT OF ROCKS, MD"
-    forecast = seen[0]["coverage"]
-    assert forecast == [{"data_type": "rfc_forecast", "first": "2026-11-20T13:42:00Z",
-                         "last": "2026-11-20T13:42:00Z", "count": 1}]
+    forecast = {c["data_type"]: c for c in seen[0]["coverage"]}
+    assert forecast["rfc_forecast"] == {"data_type": "rfc_forecast", "first": "2026-11-20T13:42:00Z",
+                                        "last": "2026-11-20T13:42:00Z", "count": 1}
+    # the gauge's own observations over the forecast's horizon: every 15 minutes, both ends included
+    assert forecast["realtime_15min"] == {"data_type": "realtime_15min", "first": "2026-11-17T00:00:00Z",
+                                          "last": "2026-11-23T00:00:00Z", "count": 6 * 96 + 1}
 
 
 def test_station_detail(api):
@@ -286,10 +290,10 @@ def test_station_detail(api):
     assert body["drainage_area_sqmi"] == 11560.0
     assert [(c["name"], c["data_type"], c["dag_id"][:18]) for c in body["configurations"]] == [
         ("api daily", "daily_mean", "streamflow_config_"), ("api realtime", "realtime_15min", "streamflow_config_")]
-    assert {link["rel"] for link in body["links"]} == {"self", "observations", "forecasts"}
+    assert {link["rel"] for link in body["links"]} == {"self", "observations", "forecasts", "verification"}
     forecast_station = api.get(f"{API}/stations/01013500").json()
     assert forecast_station["mappings"] == [{"target_agency": "NOAA-HADS", "target_id": "FIHM1"}]
-    assert [c["name"] for c in forecast_station["configurations"]] == ["api rfc"]
+    assert [c["name"] for c in forecast_station["configurations"]] == ["api rfc", "api rfc observed"]
     # in the master list, nothing stored: 200 with empty coverage and an empty page of observations
     assert api.get(f"{API}/stations/09380000").json()["coverage"] == []
     assert _observations(api, f"{API}/stations/09380000/observations") == []
@@ -357,6 +361,12 @@ BAD = [
     (f"{API}/stations/01013500/forecasts", {"datetime": "..x"}, 400, "datetime"),
     (f"{API}/forecasts/abc", {}, 422, "forecast_id"),
     (f"{API}/forecasts/0", {}, 422, "forecast_id"),
+    (f"{API}/verification", {}, 422, "station"),
+    (f"{API}/verification", {"station": "01013500", "datetime": "2026-11-20"}, 400, "datetime"),
+    (f"{API}/verification", {"station": "01013500", "source": "ECMWF"}, 422, "source"),
+    (f"{API}/verification", {"station": "01013500", "unit": "kcfs"}, 422, "unit"),
+    (f"{API}/verification", {"station": "01013500", "include_partial": "maybe"}, 422, "include_partial"),
+    (f"{API}/verification", {"station": "0101 3500"}, 422, "station"),
 ]
 
 
@@ -382,7 +392,7 @@ def test_a_cursor_only_continues_its_own_query(api):
 
 @pytest.mark.parametrize("url", [
     f"{API}/stations/99999999", f"{API}/stations/99999999/observations", f"{API}/stations/99999999/forecasts",
-    f"{API}/stations/99999999/forecasts/latest", f"{API}/forecasts/999999",
+    f"{API}/stations/99999999/forecasts/latest", f"{API}/forecasts/999999", f"{API}/verification?station=99999999",
 ])
 def test_unknown_station_or_forecast_is_404(api, url):
     response = api.get(url)
@@ -425,6 +435,7 @@ def test_openapi_document_lists_the_routes_with_examples_and_problems(api):
     assert set(doc["paths"]) == {
         "/stations", "/stations/{station_number}", "/stations/{station_number}/observations",
         "/stations/{station_number}/forecasts", "/stations/{station_number}/forecasts/latest", "/forecasts/{forecast_id}",
+        "/verification",
     }
     observations = doc["paths"]["/stations/{station_number}/observations"]["get"]
     assert set(observations["responses"]["200"]["content"]) == {"application/json", "text/csv"}
@@ -435,3 +446,105 @@ def test_openapi_document_lists_the_routes_with_examples_and_problems(api):
     assert params["datetime"]["schema"]["examples"]
     assert doc["components"]["schemas"]["ObservationPage"]["examples"]
     assert doc["components"]["schemas"]["Problem"]["examples"]
+    assert doc["components"]["schemas"]["VerificationSummary"]["examples"]
+
+
+# --------------------------------------------------------------------------- verification (issue 13)
+
+
+def _rfc_scores_by_hand(api) -> tuple[dict, dict[str, dict]]:
+    """The RFC run of 01013500 scored from what the API serves, by the documented rule (ADR 0013):
+    a 6-hourly value valid at t pairs with the mean of the 15-minute observations in (t − 6 h, t]
+    (at least 12 of them); persistence is the last observation at or before the issue time; a lead
+    ℓ is in the bin with first < ℓ ≤ last."""
+    run = api.get(f"{API}/stations/01013500/forecasts/latest").json()
+    issued = datetime.fromisoformat(run["run_date"])
+    observed = [(datetime.fromisoformat(o["observed_at"]), o["discharge"]) for o in _observations(
+        api, f"{API}/stations/01013500/observations", type="realtime_15min", limit=50_000)]
+    persistence = [v for t, v in observed if t <= issued][-1]
+    bins = {"0-6h": (0, 6), "6-12h": (6, 12), "12-24h": (12, 24), "24-48h": (24, 48)}
+    pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in [*bins, "all"]}
+    for value in run["values"]:
+        valid = datetime.fromisoformat(value["valid_time"])
+        if valid < issued:
+            continue  # valid before the issue time: not a forecast
+        inside = [v for t, v in observed if valid - timedelta(hours=6) < t <= valid]
+        assert len(inside) == 24  # the fake gauge reports every 15 minutes
+        lead = (valid - issued).total_seconds() / 3600
+        name = next(n for n, (first, last) in bins.items() if first < lead <= last)
+        pair = (value["value"], sum(inside) / len(inside))
+        pairs[name].append(pair)
+        pairs["all"].append(pair)
+    scores = {}
+    for name, items in pairs.items():
+        n = len(items)
+        errors = [f - o for f, o in items]
+        rmse = (sum(e * e for e in errors) / n) ** 0.5
+        ref = (sum((persistence - o) ** 2 for _f, o in items) / n) ** 0.5
+        scores[name] = {"n_pairs": n, "rmse": rmse, "mean_error": sum(errors) / n,
+                        "mae": sum(abs(e) for e in errors) / n, "persistence_rmse": ref, "skill": 1 - rmse / ref}
+    mean = sum(o for _f, o in pairs["all"]) / len(pairs["all"])
+    scores["all"]["nse"] = 1 - sum((f - o) ** 2 for f, o in pairs["all"]) / sum((o - mean) ** 2 for _f, o in pairs["all"])
+    return run, scores
+
+
+def test_verification_by_lead_time_checked_by_hand(api):
+    run, expected = _rfc_scores_by_hand(api)
+    assert [n for n in expected if expected[n]["n_pairs"]] == ["0-6h", "6-12h", "12-24h", "24-48h", "all"]
+    assert expected["all"]["n_pairs"] == 5 and expected["24-48h"]["n_pairs"] == 2
+
+    response = api.get(f"{API}/verification", params={"station": "01013500"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["station_number"] == "01013500" and body["include_partial"] is True and body["datetime"] is None
+    (source,) = body["sources"]
+    assert (source["source"], source["data_type"], source["unit"]) == ("NOAA_RFC", "rfc_forecast", "cfs")
+    got = {b["lead_bin"]: b for b in [*source["lead_times"], source["overall"]]}
+    assert list(got) == ["0-6h", "6-12h", "12-24h", "24-48h", "all"]
+    assert [(b["lead_start_hours"], b["lead_end_hours"]) for b in source["lead_times"]] == [
+        (0, 6), (6, 12), (12, 24), (24, 48)]
+    for name, want in expected.items():
+        assert got[name]["runs"] == 1 and got[name]["runs_complete"] == 1  # observed past 2026-11-22 06:00
+        assert got[name]["n_pairs"] == want["n_pairs"]
+        for key in ("rmse", "mean_error", "mae", "persistence_rmse", "skill"):
+            assert got[name][key] == pytest.approx(want[key], rel=1e-9), (name, key)
+    assert got["all"]["nse_mean"] == pytest.approx(expected["all"]["nse"], rel=1e-9)
+    assert got["0-6h"]["nse_mean"] is None and got["0-6h"]["kge_mean"] is None  # one pair: undefined
+
+    # the same scores per run, on the forecast itself (its rmse is the whole run's)
+    one = api.get(f"{API}/forecasts/{run['id']}").json()
+    assert one["rmse"] == pytest.approx(expected["all"]["rmse"], rel=1e-9)
+    assert [s["lead_bin"] for s in one["verification"]] == ["0-6h", "6-12h", "12-24h", "24-48h", "all"]
+    assert {s["status"] for s in one["verification"]} == {"complete"}
+    assert {s["observation_type"] for s in one["verification"]} == {"realtime_15min"}
+    assert [s["pairs_dropped"] for s in one["verification"]][-1] == 1  # the value valid before the issue time
+    listed = api.get(f"{API}/stations/01013500/forecasts").json()["forecasts"][0]
+    assert listed["rmse"] == one["rmse"]
+
+    # cms: the error scores scale by the exact factor, the skill does not change
+    cms = api.get(f"{API}/verification", params={"station": "01013500", "unit": "cms"}).json()["sources"][0]
+    assert cms["unit"] == "cms"
+    for key in ("rmse", "mean_error", "mae", "persistence_rmse"):
+        assert cms["overall"][key] == pytest.approx(expected["all"][key] * CMS_PER_CFS, rel=1e-12)
+    assert cms["overall"]["skill"] == pytest.approx(got["all"]["skill"], rel=1e-12)  # unit-free
+    one_cms = api.get(f"{API}/forecasts/{run['id']}", params={"unit": "cms"}).json()
+    assert one_cms["rmse"] == pytest.approx(one["rmse"] * CMS_PER_CFS, rel=1e-12)
+    assert one_cms["verification"][-1]["rmse"] == one_cms["rmse"]
+
+
+def test_verification_filters(api):
+    def sources(**params) -> list[str]:
+        response = api.get(f"{API}/verification", params={"station": "01013500", **params})
+        assert response.status_code == 200, response.text
+        return [s["source"] for s in response.json()["sources"]]
+
+    # the issue-time interval: inclusive at both ends
+    assert sources(datetime="2026-11-20T13:42:00Z") == ["NOAA_RFC"]
+    assert sources(datetime="../2026-11-20T13:42:00Z") == ["NOAA_RFC"]
+    assert sources(datetime="2026-11-20T13:43:00Z/..") == []
+    assert sources(source="NOAA_RFC") == ["NOAA_RFC"]
+    assert sources(source="NOAA_NWM_SHORT_RANGE") == []
+    assert sources(include_partial="false") == ["NOAA_RFC"]  # the run is complete
+    # a station with observations but no forecasts: nothing verified, not an error
+    potomac = api.get(f"{API}/verification", params={"station": "01646500"}).json()
+    assert potomac["sources"] == [] and potomac["links"][1]["href"].endswith("/stations/01646500")

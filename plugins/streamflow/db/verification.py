@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from streamflow.db.models import DischargeObservation, ForecastRun, ForecastVerification, Station
 from streamflow.verification.metrics import ALL, BinScores, verify_pairs
 from streamflow.verification.pairing import (
+    CMS_PER_CFS,
     PERSISTENCE_LOOKBACK,
     ForecastSeries,
     ObservationSeries,
@@ -318,29 +319,51 @@ def verification_rows(session: Session, forecast_run_id: int) -> list[ForecastVe
     )
 
 
+def _factor(stored: str | None, wanted: str) -> float | None:
+    """What a value in ``stored`` units is multiplied by to be in ``wanted`` units (exact; None: unknown)."""
+    if stored == wanted:
+        return 1.0
+    if (stored, wanted) == (Unit.CFS.value, Unit.CMS.value):
+        return CMS_PER_CFS
+    if (stored, wanted) == (Unit.CMS.value, Unit.CFS.value):
+        return 1.0 / CMS_PER_CFS
+    return None
+
+
 def verification_summary(
     session: Session,
     station_number: str,
     source: str,
-    start: datetime,
-    end: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
     *,
     include_partial: bool = True,
+    unit: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Skill by lead-time bin of one station and source over runs issued in [start, end].
+    """Skill by lead-time bin of one station and source over runs issued in [start, end] (None: open).
 
     Scores are pooled over the runs exactly where they can be: RMSE, mean error and MAE weighted by
-    each run's pairs; the skill score from the pooled RMSE and pooled persistence RMSE (runs that
-    have a persistence reference); NSE and KGE are averaged over runs (``nse_mean``, ``kge_mean``).
+    each run's pairs; the persistence RMSE over the runs that have one, and the skill score from
+    the pooled RMSE and pooled persistence RMSE of those runs; NSE and KGE are averaged over runs
+    (``nse_mean``, ``kge_mean``). Values are in ``unit`` (``cfs``/``cms``, converted exactly);
+    ``unit=None`` keeps the unit the rows are stored in when they share one, else ``cfs``.
     One dict per bin, in lead order, the whole-run bin ``all`` last; empty when nothing is verified.
     """
     v, r = ForecastVerification, ForecastRun
     n = v.n_pairs
     has_ref = v.persistence_rmse.isnot(None)
+    conditions = [Station.station_number == station_number, r.source == source, v.n_pairs > 0]
+    if start is not None:
+        conditions.append(r.run_date >= _utc(start, "start"))
+    if end is not None:
+        conditions.append(r.run_date <= _utc(end, "end"))
+    if not include_partial:
+        conditions.append(v.status == "complete")
     stmt = (
         select(
             v.lead_bin,
             v.lead_start_hours,
+            v.unit,
             func.max(v.lead_end_hours),
             func.count(v.id),
             func.sum(n),
@@ -350,38 +373,51 @@ def verification_summary(
             func.sum(case((has_ref, n), else_=0)),
             func.sum(case((has_ref, n * v.rmse * v.rmse), else_=0.0)),
             func.sum(case((has_ref, n * v.persistence_rmse * v.persistence_rmse), else_=0.0)),
-            func.avg(v.nse),
-            func.avg(v.kge),
-            func.max(v.unit),
+            func.sum(v.nse),
+            func.count(v.nse),
+            func.sum(v.kge),
+            func.count(v.kge),
             func.sum(case((v.status == "complete", 1), else_=0)),
         )
         .join(r, r.id == v.forecast_run_id)
         .join(Station, Station.id == r.station_id)
-        .where(
-            Station.station_number == station_number,
-            r.source == source,
-            r.run_date >= _utc(start, "start"),
-            r.run_date <= _utc(end, "end"),
-            v.n_pairs > 0,
-        )
-        .group_by(v.lead_bin, v.lead_start_hours)
-        .order_by(v.lead_bin == ALL, v.lead_start_hours)
+        .where(*conditions)
+        .group_by(v.lead_bin, v.lead_start_hours, v.unit)
     )
-    if not include_partial:
-        stmt = stmt.where(v.status == "complete")
+    groups = session.execute(stmt).all()
+    units = {g[2] for g in groups}
+    wanted = unit or (next(iter(units)) if len(units) == 1 and None not in units else Unit.CFS.value)
+    pooled: dict[tuple[str, int], dict[str, Any]] = {}
+    for (lead_bin, first, stored_unit, last, runs, pairs, sse, se, sae, ref_n, ref_sse, ref_psse,
+         nse_sum, nse_n, kge_sum, kge_n, complete) in groups:
+        f = _factor(stored_unit, wanted)
+        if f is None:  # verification never stores another unit; skip rather than mix
+            log.warning("verification summary: station %s, source %s: rows in unit %r skipped",
+                        station_number, source, stored_unit)
+            continue
+        acc = pooled.setdefault((lead_bin, first), dict.fromkeys(
+            ("last", "runs", "pairs", "sse", "se", "sae", "ref_n", "ref_sse", "ref_psse", "nse_sum", "nse_n",
+             "kge_sum", "kge_n", "complete"), 0))
+        acc["last"] = max(acc["last"], last)
+        for key, value, scale in (("runs", runs, 1), ("pairs", pairs, 1), ("sse", sse, f * f), ("se", se, f),
+                                  ("sae", sae, f), ("ref_n", ref_n, 1), ("ref_sse", ref_sse, f * f),
+                                  ("ref_psse", ref_psse, f * f), ("nse_sum", nse_sum, 1), ("nse_n", nse_n, 1),
+                                  ("kge_sum", kge_sum, 1), ("kge_n", kge_n, 1), ("complete", complete, 1)):
+            acc[key] += (value or 0) * scale
     out = []
-    for (lead_bin, first, last, runs, pairs, sse, se, sae, ref_n, ref_sse, ref_psse, nse_mean, kge_mean, unit,
-         complete) in session.execute(stmt):
-        pairs = int(pairs or 0)
-        rmse = math.sqrt(sse / pairs) if pairs else None
+    for (lead_bin, first), a in sorted(pooled.items(), key=lambda item: (item[0][0] == ALL, item[0][1])):
+        pairs, ref_n = int(a["pairs"]), int(a["ref_n"])
+        persistence = math.sqrt(a["ref_psse"] / ref_n) if ref_n else None
         skill = None
-        if ref_n and ref_psse:
-            skill = 1.0 - math.sqrt(ref_sse / ref_n) / math.sqrt(ref_psse / ref_n)
+        if ref_n and a["ref_psse"] > 0:
+            skill = 1.0 - math.sqrt(a["ref_sse"] / ref_n) / persistence
         out.append({
-            "lead_bin": lead_bin, "lead_start_hours": first, "lead_end_hours": last, "runs": int(runs),
-            "runs_complete": int(complete or 0), "n_pairs": pairs, "unit": unit, "rmse": rmse,
-            "mean_error": se / pairs if pairs else None, "mae": sae / pairs if pairs else None,
-            "skill": skill, "nse_mean": None if nse_mean is None else float(nse_mean),
-            "kge_mean": None if kge_mean is None else float(kge_mean),
+            "lead_bin": lead_bin, "lead_start_hours": int(first), "lead_end_hours": int(a["last"]),
+            "runs": int(a["runs"]), "runs_complete": int(a["complete"]), "n_pairs": pairs, "unit": wanted,
+            "rmse": math.sqrt(a["sse"] / pairs) if pairs else None,
+            "mean_error": a["se"] / pairs if pairs else None, "mae": a["sae"] / pairs if pairs else None,
+            "persistence_rmse": persistence, "skill": skill,
+            "nse_mean": a["nse_sum"] / a["nse_n"] if a["nse_n"] else None,
+            "kge_mean": a["kge_sum"] / a["kge_n"] if a["kge_n"] else None,
         })
     return out

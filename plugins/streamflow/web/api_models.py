@@ -154,6 +154,7 @@ class Forecast(BaseModel):
         "id": 1, "station_number": "01013500", "source": "NOAA_RFC", "data_type": "rfc_forecast",
         "run_date": "2026-11-20T12:00:00Z", "unit": "cfs", "rmse": None, "number_returned": 1,
         "values": [{"valid_time": "2026-11-20T18:00:00Z", "lead_time_hours": 6.0, "value": 1520.0}],
+        "verification": [],
         "links": [{"rel": "self", "href": "/streamflow/api/v1/forecasts/1", "type": "application/json"}],
     })
 
@@ -163,7 +164,95 @@ class Forecast(BaseModel):
     data_type: str
     run_date: datetime
     unit: str | None = Field(description="The requested unit, or the stored unit when no conversion was asked for")
-    rmse: float | None
+    rmse: float | None = Field(description="The whole run's RMSE once verified (in `unit`)")
     number_returned: int
     values: list[ForecastValue]
+    verification: list[RunScore] = Field(description="The run's scores per lead-time bin, `all` last; empty "
+                                                     "until observations reach its valid times")
     links: list[Link]
+
+
+# --------------------------------------------------------------------------- verification
+
+_SCORE_HELP = {
+    "rmse": "Root-mean-square error of the forecast values against the paired observations",
+    "mean_error": "Mean of forecast − observed (positive: the forecast ran high)",
+    "mae": "Mean absolute error",
+    "persistence_rmse": "RMSE of persistence (the last observation before the issue time) over the same pairs",
+    "skill": "1 − RMSE / persistence RMSE: 1 is perfect, 0 no better than persistence, negative worse",
+}
+
+
+class RunScore(BaseModel):
+    """The scores of one forecast run in one lead-time bin (``lead_bin`` ``all``: the whole run)."""
+
+    lead_bin: str = Field(description="`0-6h`, `6-12h`, `12-24h`, `24-48h`, `48-72h`, then a day each; `all`")
+    lead_start_hours: int = Field(description="Leads ℓ with start < ℓ ≤ end are in the bin (ℓ = 0 in the first)")
+    lead_end_hours: int
+    status: Literal["complete", "partial"] = Field(
+        description="`partial` until the observations reach the run's last valid time")
+    observation_type: str = Field(description="The observations the values were paired with")
+    n_pairs: int
+    pairs_dropped: int = Field(description="Forecast values without an observation to pair with")
+    rmse: float | None = Field(description=_SCORE_HELP["rmse"])
+    mean_error: float | None = Field(description=_SCORE_HELP["mean_error"])
+    mae: float | None = Field(description=_SCORE_HELP["mae"])
+    nse: float | None = Field(description="Nash–Sutcliffe efficiency (null when the observations are constant)")
+    kge: float | None = Field(description="Kling–Gupta efficiency, 2009 (null when undefined)")
+    persistence_rmse: float | None = Field(description=_SCORE_HELP["persistence_rmse"])
+    skill: float | None = Field(description=_SCORE_HELP["skill"])
+    verified_at: datetime
+
+
+class LeadTimeSkill(BaseModel):
+    """Scores of many runs in one lead-time bin, pooled over their pairs."""
+
+    lead_bin: str
+    lead_start_hours: int
+    lead_end_hours: int
+    runs: int = Field(description="Runs with at least one pair in the bin")
+    runs_complete: int
+    n_pairs: int
+    rmse: float | None = Field(description=_SCORE_HELP["rmse"] + ", pooled over every pair of the runs")
+    mean_error: float | None = Field(description=_SCORE_HELP["mean_error"] + ", pooled")
+    mae: float | None = Field(description=_SCORE_HELP["mae"] + ", pooled")
+    persistence_rmse: float | None = Field(description=_SCORE_HELP["persistence_rmse"] + ", pooled")
+    skill: float | None = Field(description="1 − pooled RMSE / pooled persistence RMSE (runs with a persistence "
+                                            "reference)")
+    nse_mean: float | None = Field(description="Mean of the runs' NSE (NSE cannot be pooled exactly)")
+    kge_mean: float | None = Field(description="Mean of the runs' KGE")
+
+
+class SourceSkill(BaseModel):
+    source: ForecastSource
+    data_type: str
+    unit: UnitName = Field(description="Unit of rmse, mean_error, mae and persistence_rmse")
+    lead_times: list[LeadTimeSkill] = Field(description="One entry per lead-time bin, in lead order")
+    overall: LeadTimeSkill | None = Field(description="The whole runs (bin `all`)")
+
+
+class VerificationSummary(BaseModel):
+    model_config = _examples({
+        "station_number": "01013500", "datetime": "2026-11-01T00:00:00Z/..", "include_partial": True,
+        "sources": [{
+            "source": "NOAA_RFC", "data_type": "rfc_forecast", "unit": "cfs",
+            "lead_times": [{"lead_bin": "0-6h", "lead_start_hours": 0, "lead_end_hours": 6, "runs": 12,
+                            "runs_complete": 12, "n_pairs": 12, "rmse": 41.5, "mean_error": -12.0, "mae": 30.2,
+                            "persistence_rmse": 88.0, "skill": 0.528, "nse_mean": None, "kge_mean": None}],
+            "overall": {"lead_bin": "all", "lead_start_hours": 0, "lead_end_hours": 6, "runs": 12,
+                        "runs_complete": 12, "n_pairs": 12, "rmse": 41.5, "mean_error": -12.0, "mae": 30.2,
+                        "persistence_rmse": 88.0, "skill": 0.528, "nse_mean": None, "kge_mean": None},
+        }],
+        "links": [{"rel": "self", "href": "/streamflow/api/v1/verification?station=01013500",
+                   "type": "application/json"}],
+    })
+
+    station_number: str
+    datetime: str | None = Field(description="The issue-time interval asked for (runs issued in it are pooled)")
+    include_partial: bool = Field(description="Whether runs not yet fully observed are included")
+    sources: list[SourceSkill] = Field(description="Each forecast source with verified runs (none: nothing "
+                                                   "verified yet)")
+    links: list[Link]
+
+
+Forecast.model_rebuild()  # it names RunScore, defined after it

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from streamflow.configurations import dag_id_for
 from streamflow.errors import ConfigurationError
-from streamflow.db import read
+from streamflow.db import read, verification
 from streamflow.db.engine import get_engine
 from streamflow.db.models import Station
 from streamflow.db.stations import StationFilters
+from streamflow.verification.metrics import ALL
 from streamflow.web import api_models as m
 from streamflow.web.api_params import bad, decode_cursor, encode_cursor, not_found, parse_bbox, parse_interval
 
@@ -175,7 +176,8 @@ def get_station(request: Request, station_number: StationNumber) -> Response:
         configurations=[m.ConfigurationRef(id=c.id, name=c.name, data_type=c.data_type, is_enabled=bool(c.is_enabled),
                                            dag_id=dag_id_for(c.id)) for c in configs],
         links=[_link("self", here), _link("observations", f"{here}/observations"),
-               _link("forecasts", f"{here}/forecasts")],
+               _link("forecasts", f"{here}/forecasts"),
+               _link("verification", f"{_base(request)}/verification?station={station_number}")],
     )
     return _json(detail)
 
@@ -288,7 +290,22 @@ def list_forecasts(
     return _json(body, _link_header(next_url))
 
 
-def _forecast(request: Request, run: Any, station_number: str, unit: str | None) -> Response:
+def _score(value: float | None, stored: str | None, unit: str | None) -> float | None:
+    """An error score (RMSE, ME, MAE) in the requested unit: it scales like the values."""
+    return None if value is None else read.convert(value, stored, unit)[0]
+
+
+def _run_score(row: Any, unit: str | None) -> m.RunScore:
+    scaled = {k: _score(getattr(row, k), row.unit, unit) for k in ("rmse", "mean_error", "mae", "persistence_rmse")}
+    return m.RunScore(
+        lead_bin=row.lead_bin, lead_start_hours=row.lead_start_hours, lead_end_hours=row.lead_end_hours,
+        status=row.status, observation_type=row.observation_type, n_pairs=row.n_pairs,
+        pairs_dropped=row.pairs_dropped, nse=row.nse, kge=row.kge, skill=row.skill, verified_at=row.verified_at,
+        **scaled,
+    )
+
+
+def _forecast(request: Request, run: Any, station_number: str, unit: str | None, scores: list[Any]) -> Response:
     values = []
     for item in run.data or []:
         valid = read_instant(item.get("valid_time"))
@@ -301,7 +318,8 @@ def _forecast(request: Request, run: Any, station_number: str, unit: str | None)
     _value, shown_unit = read.convert(0.0, run.unit, unit)
     body = m.Forecast(
         id=run.id, station_number=station_number, source=run.source, data_type=_data_type(run.source),
-        run_date=run.run_date, unit=shown_unit, rmse=run.rmse, number_returned=len(values), values=values,
+        run_date=run.run_date, unit=shown_unit, rmse=_score(run.rmse, run.unit, unit), number_returned=len(values),
+        values=values, verification=[_run_score(row, unit) for row in scores],
         links=[_link("self", f"{_base(request)}/forecasts/{run.id}"),
                _link("station", f"{_base(request)}/stations/{station_number}")],
     )
@@ -330,9 +348,10 @@ def latest_forecast(
     with _session() as session:
         station = _station_row(session, station_number)
         run = None if station is None else read.latest_forecast_run(session, station.id, source)
+        scores = [] if run is None else verification.verification_rows(session, run.id)
     if run is None:
         raise not_found(f"station {station_number!r} has no stored forecast" + (f" from {source}" if source else ""))
-    return _forecast(request, run, station_number, unit)
+    return _forecast(request, run, station_number, unit, scores)
 
 
 @router.get("/forecasts/{forecast_id}", response_model=m.Forecast, summary="One forecast run with its values",
@@ -344,7 +363,52 @@ def get_forecast(
 ) -> Response:
     with _session() as session:
         found = read.forecast_run(session, forecast_id)
+        scores = [] if found is None else verification.verification_rows(session, forecast_id)
     if found is None:
         raise not_found(f"no forecast run with id {forecast_id}")
     run, station_number = found
-    return _forecast(request, run, station_number, unit)
+    return _forecast(request, run, station_number, unit, scores)
+
+
+# --------------------------------------------------------------------------- verification
+
+
+@router.get("/verification", response_model=m.VerificationSummary, summary="Forecast skill of a station by lead time",
+            description="The verified forecast runs of one station issued in `datetime` (all when omitted), "
+                        "scored per lead-time bin and pooled over the runs, for each source (or one `source`). "
+                        "Pairing rule and scores: forecast value vs the observation at its valid time (the mean "
+                        "of the instantaneous values over a coarser step, the daily mean for daily steps); "
+                        "persistence = the last observation before the issue time.")
+def get_verification(
+    request: Request,
+    station: Annotated[str, Query(description="The agency's own station id", pattern=r"^[A-Za-z0-9_.-]{1,50}$",
+                                  examples=["01013500"])],
+    source: Annotated[m.ForecastSource | None, Query(description="Forecast source; omitted = every source")] = None,
+    interval: Annotated[str | None, Query(
+        alias="datetime", max_length=200,
+        description="Issue times of the runs to pool: RFC 3339 instant or interval `start/end` (inclusive), "
+                    "`..` for an open end", examples=["2026-11-01T00:00:00Z/.."],
+    )] = None,
+    unit: Annotated[m.UnitName | None, Query(description="Unit of the error scores; omitted = as stored")] = None,
+    include_partial: Annotated[bool, Query(description="Include runs whose horizon is not fully observed yet")]
+    = True,
+) -> Response:
+    window = parse_interval(interval)
+    sources = [source] if source else list(get_args(m.ForecastSource))
+    found: list[m.SourceSkill] = []
+    with _session() as session:
+        _station_row(session, station)
+        for name in sources:
+            bins = verification.verification_summary(session, station, name, window.start, window.end,
+                                                     include_partial=include_partial, unit=unit)
+            if not bins:
+                continue
+            skills = [m.LeadTimeSkill(**{k: b[k] for k in m.LeadTimeSkill.model_fields}) for b in bins]
+            whole = [s for s in skills if s.lead_bin == ALL]
+            found.append(m.SourceSkill(source=name, data_type=_data_type(name), unit=bins[0]["unit"],
+                                       lead_times=[s for s in skills if s.lead_bin != ALL],
+                                       overall=whole[0] if whole else None))
+    body = m.VerificationSummary(station_number=station, datetime=interval, include_partial=include_partial,
+                                 sources=found, links=[_link("self", str(request.url)),
+                                                       _link("station", f"{_base(request)}/stations/{station}")])
+    return _json(body)
