@@ -9,7 +9,9 @@ as CSV by following the ``next`` links: ``limit`` is capped at 50,000 rows per r
 is ``ROWS / 50,000`` requests; bodies are read in 1 MiB pieces, uncompressed
 (``Accept-Encoding: identity``). Beside it, in the same run and alternating with it, PostgreSQL's
 own ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` of the same rows (same columns, same order) is read
-by this process through psycopg — the ceiling. Memory: the resident set of the api-server's process
+by this process through psycopg — the ceiling — in pieces taken straight from libpq, the way the API
+reads its own COPY (``streamflow.db.pgcopy.copy_out``), so neither side pays psycopg's per-row
+iterator. ``ROUNDS`` rounds; the verdict is on their median. Memory: the resident set of the api-server's process
 tree is sampled every 20 ms during the export; "idle" is its RSS after a warm-up request. JSON: one
 page of 10,000 rows from the middle of the series, timed beside the same ``SELECT`` (10,001 rows,
 the page's extra row that says whether more follow) fetched through psycopg; medians of
@@ -41,7 +43,7 @@ STATION = "01646500"
 PAGE = 50_000
 JSON_ROWS = 10_000
 REPEATS = 5
-ROUNDS = 2
+ROUNDS = 5
 USER, PASSWORD = "bench", "bench-password"
 RSS_TARGET_MB = 150
 RATE_TARGET = 0.5
@@ -310,14 +312,15 @@ def run(workdir: Path, *, quick: bool = False) -> Section:
         f"{os.cpu_count()} CPUs shared with other sessions. The API path keeps three processes busy (this "
         "client, the api-server, the PostgreSQL backend) where COPY keeps two, so on an oversubscribed "
         "two-CPU machine its ratio suffers most. Per 50,000-row page the API adds to the database's own "
-        "CSV writing: finding the page's last key (an index-only scan of the page, for the `Link` header "
-        "sent before the body), authentication, and passing the bytes through Python and HTTP; the "
+        "CSV writing: formatting instants as RFC 3339 in the COPY, finding the page's last key (an "
+        "index-only scan of the page, for the `Link` header sent before the body, ≈ 8 ms), authentication "
+        "and Airflow's middleware (≈ 10 ms a request), and passing the bytes through Python and HTTP; the "
         "api-server's memory stays flat because no page is ever held whole (rows are forwarded in 1 MiB "
         "pieces).")
-    best = max(ratios)
+    middle = statistics.median(ratios)
     section.verdicts.append(
-        f"CSV export ≥ {RATE_TARGET}× COPY's rate: {'met' if best >= RATE_TARGET else 'NOT met'} "
-        f"({', '.join(f'{r:.2f}×' for r in ratios)} in the {ROUNDS} rounds)")
+        f"CSV export ≥ {RATE_TARGET}× COPY's rate: {'met' if middle >= RATE_TARGET else 'NOT met'} "
+        f"(median {middle:.2f}× of {ROUNDS} rounds: {', '.join(f'{r:.2f}×' for r in ratios)})")
     section.verdicts.append(
         f"API process tree < {RSS_TARGET_MB} MB above idle during the export: "
         f"{'met' if peak - idle < RSS_TARGET_MB else 'NOT met'} ({peak - idle:.0f} MB)")
