@@ -10,7 +10,7 @@ import pytest
 
 from sqlalchemy.engine import make_url
 
-from streamflow.db.pgcopy import OBSERVATION_COPY_COLUMNS, observation_payload, parse_stored_records
+from streamflow.db.pgcopy import OBSERVATION_COPY_COLUMNS, copy_out, observation_payload, parse_stored_records
 from tests.conftest import POSTGRES_URL
 
 
@@ -56,3 +56,29 @@ def test_payload_round_trips_through_postgresql(pg_admin_url):
         (7, when, float(value), tails[code][0], tails[code][1], tails[code][2])
         for when, value, code in zip(instants, values, codes, strict=True)
     ]
+
+
+@pytest.mark.postgres
+def test_copy_out_returns_every_byte_in_pieces_and_raises_a_server_error(pg_admin_url):
+    """The fast COPY TO reader: the same bytes as psycopg's own iterator, cut at about chunk_bytes;
+    an error the server raises after rows were sent surfaces as psycopg's exception; the
+    connection stays usable; an empty result yields nothing."""
+    sql = "COPY (SELECT i, 'x,' || i, i / 7.0 FROM generate_series(1, 20000) AS i) TO STDOUT (FORMAT csv)"
+    with psycopg.connect(pg_admin_url) as conn, conn.cursor() as cur:
+        with cur.copy(sql) as copy:
+            expected = b"".join(bytes(data) for data in copy)
+        pieces = list(copy_out(cur, sql, chunk_bytes=10_000))
+        assert b"".join(pieces) == expected and expected.count(b"\n") == 20_000
+        assert len(pieces) > 20 and all(10_000 <= len(p) < 10_100 for p in pieces[:-1])
+        assert b'1,"x,1",' in expected  # CSV quoting is the server's
+        assert list(copy_out(cur, "COPY (SELECT 1 WHERE false) TO STDOUT", None)) == []
+        assert b"".join(copy_out(cur, "COPY (SELECT %(v)s::int) TO STDOUT", {"v": 7})) == b"7\n"
+        received = 0
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            for piece in copy_out(cur, "COPY (SELECT 1 / (i - 30000) FROM generate_series(1, 40000) AS i) TO STDOUT",
+                                  chunk_bytes=1_000):
+                received += piece.count(b"\n")
+        assert 0 < received < 30_000  # rows arrived before the error
+        conn.rollback()
+        cur.execute("SELECT 42")
+        assert cur.fetchone() == (42,)
