@@ -202,3 +202,14 @@ def test_a_run_in_an_unknown_unit_fails_alone(engine, scenario):
     assert "station 08MF005" in result.failed[0] and "'kcfs'" in result.failed[0]
     with session_scope(engine) as s:
         assert s.execute(select(ForecastVerification.forecast_run_id).distinct()).scalars().all() == [scenario["ec_run"]]
+
+
+def test_verified_run_counts_per_station_and_source(engine, scenario):
+    stations = ["01646500", "08MF005", "99999999"]
+    with session_scope(engine) as s:
+        assert ver.verified_run_counts(s, stations, "NOAA_NWM_SHORT_RANGE") == {}  # nothing verified yet
+        ver.verify_range(s, None, T0 - 2 * H, T0 + 12 * H)
+    with session_scope(engine) as s:
+        assert ver.verified_run_counts(s, stations, "NOAA_NWM_SHORT_RANGE") == {"01646500": 1}
+        assert ver.verified_run_counts(s, stations, "NOAA_RFC") == {"08MF005": 1}
+        assert ver.verified_run_counts(s, [], "NOAA_RFC") == {}

@@ -36,12 +36,45 @@ def store_daily_means(
     return station_id
 
 
+def store_realtime(
+    session: Session, station: str, times: Sequence[datetime], flows: Sequence[float]
+) -> int:
+    """Real-time (``realtime_15min``) observations (cfs, provisional) of a USGS station; returns its ``stations.id``."""
+    import pandas as pd
+
+    station_id = repo.ensure_station(session, station, "USGS")
+    frame = pd.DataFrame(
+        {
+            "station_number": station,
+            "observed_at": pd.DatetimeIndex(times),
+            "discharge": list(flows),
+            "unit": "cfs",
+            "data_type": "realtime_15min",
+            "quality_code": "P",
+        }
+    )
+    repo.upsert_observations(session, frame, {station: station_id})
+    return station_id
+
+
+def store_forecast(
+    session: Session,
+    station: str,
+    source: str,
+    data_type: str,
+    issued: datetime,
+    unit: str,
+    values: Sequence[tuple[datetime, float]],
+) -> None:
+    station_id = repo.ensure_station(session, station, "USGS")
+    run = ForecastRunData(station, source, data_type, issued, unit, tuple(values))
+    repo.insert_forecast_run(session, station_id, run)
+
+
 def store_rfc_forecast(
     session: Session, station: str, issued: datetime, unit: str, values: Sequence[tuple[datetime, float]]
 ) -> None:
-    station_id = repo.ensure_station(session, station, "USGS")
-    run = ForecastRunData(station, "NOAA_RFC", "rfc_forecast", issued, unit, tuple(values))
-    repo.insert_forecast_run(session, station_id, run)
+    store_forecast(session, station, "NOAA_RFC", "rfc_forecast", issued, unit, values)
 
 
 def record_run(

@@ -5,7 +5,9 @@ api-server` + `dag-processor` + `scheduler` started here on SQLite and loopback 
 of tests/deploy/test_airflow_e2e.py). The test logs in through Airflow's login page, opens
 Streamflow from Airflow's navigation, searches stations, creates a configuration from the results,
 sees its DAG in Airflow's DAG list, opens its detail page, disables it and sees the DAG's disabled
-state. Screenshots of each page go to ``$STREAMFLOW_ARTIFACTS`` (default ``.artifacts/browser``).
+state. A second test opens a forecast configuration whose runs were verified and checks its forecast
+skill card (table, chart, period form). Screenshots of each page go to ``$STREAMFLOW_ARTIFACTS``
+(default ``.artifacts/browser``); those in docs/img are copies of them.
 
 Outside CI the test skips when chromium is missing; with CI=true it must run
 (``.ci/run`` installs chromium with apt-get).
@@ -347,4 +349,120 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
         )
     )
     print(f"re-parse: new DAG visible after {created_seconds} s; disabled state after {disabled_seconds} s")
+    context.close()
+
+
+SKILL_STATION = "01613000"  # POTOMAC RIVER AT HANCOCK, MD
+
+
+def _seed_skill(streamflow_url: str) -> tuple[int, int, str]:
+    """An RFC forecast configuration whose first station has 16 days of hourly observations (two
+    storm hydrographs) and RFC-style runs every 12 h, 6-hourly out to 5 days, verified by the
+    project's own verification: returns (runs verified, of which partial, the first run's UTC day)."""
+    import math
+    import random
+    from datetime import datetime, timedelta
+
+    from streamflow.db import repository as repo
+    from streamflow.db import verification as ver
+    from streamflow.db.engine import make_engine, session_scope
+
+    from tests.web.history import store_forecast, store_realtime
+
+    hour = timedelta(hours=1)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - hour
+    start = end - timedelta(days=16)
+
+    def flow(t: datetime) -> float:
+        days = (t - start) / timedelta(days=1)
+        storm = lambda peak, at, rise, fall: peak * math.exp(-(((days - at) / (rise if days < at else fall)) ** 2))
+        return 2400 * math.exp(-days / 40) + storm(6800, 5.5, 0.9, 2.2) + storm(3100, 11.0, 0.7, 1.8)
+
+    times = [start + k * hour for k in range(int((end - start) / hour) + 1)]
+    noise = random.Random(13)
+    issued = [start.replace(hour=0) + timedelta(days=1) + k * timedelta(hours=12) for k in range(26)]
+    engine = make_engine(streamflow_url)
+    try:
+        with session_scope(engine) as session:
+            repo.create_configuration(
+                session, name="Potomac RFC forecasts", data_type="rfc_forecast", data_strategy="append",
+                pull_start_date=start, schedule_type="hourly",
+                stations=[{"station_number": SKILL_STATION}, {"station_number": "01638500"}],
+            )
+            store_realtime(session, SKILL_STATION, times, [flow(t) for t in times])
+            for run in issued:
+                timing, volume = noise.gauss(0, 1), noise.gauss(0, 1)  # this run's errors, growing with the lead
+                values = []
+                for step in range(1, 21):  # 6-hourly to 120 h
+                    lead = 6 * step
+                    valid = run + lead * hour
+                    shifted = valid - timedelta(hours=0.1 * lead * timing)
+                    scale = 1 + 0.0004 * lead + 0.03 * volume * math.sqrt(lead / 24) + noise.gauss(0, 0.01)
+                    values.append((valid, flow(shifted) * scale))
+                store_forecast(session, SKILL_STATION, "NOAA_RFC", "rfc_forecast", run, "cfs", values)
+        with session_scope(engine) as session:
+            result = ver.verify_range(session, [SKILL_STATION], start, end)
+        assert not result.failed, result.failed
+        return result.complete + result.partial, result.partial, issued[0].date().isoformat()
+    finally:
+        engine.dispose()
+
+
+def test_forecast_skill_in_a_real_browser(stack, browser):
+    from playwright.sync_api import expect
+
+    runs, partial, first_day = _seed_skill(stack.streamflow_url)
+    assert runs == 26 and partial > 0
+    passwords = json.loads(Path(stack.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{stack.base_url}/")
+    page.get_by_label(re.compile("username", re.IGNORECASE)).fill(ADMIN)
+    page.get_by_label(re.compile("password", re.IGNORECASE)).fill(passwords[ADMIN])
+    page.get_by_role("button", name=re.compile("sign in|log in|login", re.IGNORECASE)).click()
+    page.wait_for_url(re.compile(r"^(?!.*login).*$"))
+
+    page.goto(f"{stack.base_url}/plugin/streamflow")
+    frame = page.frame_locator("iframe[title='Streamflow']")
+    frame.get_by_role("link", name="Potomac RFC forecasts").click()
+    skill = frame.locator("#skill")
+    expect(skill.locator("h2")).to_contain_text("Forecast skill")
+    expect(skill.locator("select[name=skill_station]")).to_have_value(SKILL_STATION)
+    expect(frame.locator("#skill-caption")).to_contain_text(f"{runs} NOAA_RFC runs, any issue time")
+    expect(frame.locator("#skill-caption")).to_contain_text(f"{partial} partial")
+    rows = frame.locator("#skill-table tbody tr")
+    expect(rows).to_have_count(8)  # 0-6 h … 96-120 h, then all leads
+    expect(rows.last).to_have_class(re.compile("whole-run"))
+    expect(rows.first.locator("td").first).to_have_text("0–6 h")
+    canvas = frame.locator("#skill-chart canvas")
+    expect(canvas).to_be_visible()
+    expect(frame.locator("#skill-chart")).to_have_attribute("data-drawn", "7")
+    box = canvas.bounding_box()
+    assert box and box["width"] > 400 and box["height"] > 200, box
+    legend = frame.locator("#skill-chart .u-legend")
+    expect(legend).to_contain_text("Forecast RMSE")
+    expect(legend).to_contain_text("Persistence RMSE")
+    # the numbers line up: every score cell is right-aligned
+    aligns = frame.locator("#skill-table td.num").evaluate_all("cells => cells.map(c => getComputedStyle(c).textAlign)")
+    assert set(aligns) == {"right"}
+    # the card does not overflow the page sideways
+    overflow = frame.locator("body").evaluate("b => b.scrollWidth - b.clientWidth")
+    assert overflow <= 0, overflow
+
+    # a period: the form returns to the card with the runs issued in it
+    frame.locator("input[name=skill_from]").fill(first_day)
+    frame.locator("input[name=skill_to]").fill(first_day)
+    frame.locator("#skill-form").get_by_role("button", name="Show").click()
+    expect(frame.locator("#skill-caption")).to_contain_text(f"2 NOAA_RFC runs, issued {first_day} to {first_day} UTC")
+    assert frame.locator("body").evaluate("() => location.hash") == "#skill"
+    frame.locator("#skill-form").get_by_role("link", name="All runs").click()
+    expect(frame.locator("#skill-caption")).to_contain_text(f"{runs} NOAA_RFC runs, any issue time")
+    expect(frame.locator("#skill-chart canvas")).to_be_visible()
+    frame.locator("#skill").evaluate("card => card.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    _shot(page, "13-forecast-skill")
+    assert not [e for e in console_errors if "streamflow" in e.lower()], console_errors
     context.close()

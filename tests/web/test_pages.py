@@ -8,19 +8,29 @@ data (``streamflow.reference.load_reference``).
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select
 from streamflow.db import repository as repo
+from streamflow.db import verification as ver
 from streamflow.db.engine import session_scope
 from streamflow.db.models import DataPullLog, PullConfiguration, PullConfigurationStation, PullStationProgress
 from streamflow.outcomes import StationOutcome
 
 from tests.web.conftest import BASE_URL, as_role
-from tests.web.history import record_run, store_daily_means, store_rfc_forecast
+from tests.web.history import (
+    record_run,
+    store_daily_means,
+    store_forecast,
+    store_realtime,
+    store_rfc_forecast,
+)
 
 POTOMAC_MD = ["01595000", "01595500", "01598500", "01603000", "01610000", "01613000", "01638500", "01646500"]
 
@@ -571,3 +581,249 @@ def test_a_200_station_configuration_renders(client, tokens, reference):
     )
     assert response.status_code == 303
     assert len(config_row(config_id)["stations"]) == 200
+
+
+# --------------------------------------------------------------------------- forecast skill
+
+T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+SHORT_RANGE = "NOAA_NWM_SHORT_RANGE"
+
+
+class _Tables(HTMLParser):
+    """The text of each cell of the table with id ``table_id``, row by row (header row first)."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id, self.depth, self.rows, self.cell = table_id, 0, [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and (self.depth or dict(attrs).get("id") == self.table_id):
+            self.depth += 1
+        elif self.depth and tag == "tr":
+            self.rows.append([])
+        elif self.depth and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self.depth:
+            self.depth -= 1
+        elif self.depth and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_cells(html: str, table_id: str) -> list[list[str]]:
+    parser = _Tables(table_id)
+    parser.feed(html)
+    assert parser.rows, f"no table {table_id!r} in the page"
+    return parser.rows
+
+
+def skill_data(html: str) -> dict:
+    found = re.search(r'<script type="application/json" id="skill-data">(.*?)</script>', html, re.DOTALL)
+    assert found, "no embedded skill data"
+    return json.loads(found.group(1))
+
+
+def skill_section(html: str) -> str:
+    return html.split('<section class="card" id="skill">')[1].split("</section>")[0]
+
+
+def skill_errors(html: str) -> dict[str, str]:
+    found = re.findall(r'<span class="field-error" id="error-(skill_[a-z]+)">(.*?)</span>', html, re.DOTALL)
+    return {key: unescape(message) for key, message in found}
+
+
+@pytest.fixture
+def verified(reference):
+    """An NWM short-range configuration of 01638500 (nothing stored) and 01646500, whose gauge is
+    observed hourly (100 + h cfs at T0 + h, h = −1 … 12, none at h = 9) with two verified runs:
+
+    * run 1, issued T0, leads 1–12 h: forecast − observed = +2 on leads 1–6, −4 on leads 7–12
+      (complete: the observations reach its last valid time);
+    * run 2, issued T0 + 6 h, leads 1–12 h: +3 everywhere, observed only at leads 1, 2, 4, 5, 6
+      (partial: its horizon runs past the last observation).
+
+    Persistence is the observation at the issue time: 100 for run 1, 106 for run 2.
+    """
+    config_id = add_configuration(
+        "Potomac short range", ["01638500", "01646500"], data_type="nwm_short_range", schedule_type="hourly"
+    )
+    hours = [h for h in range(-1, 13) if h != 9]
+    with session_scope() as session:
+        store_realtime(session, "01646500", [T0 + h * HOUR for h in hours], [100.0 + h for h in hours])
+        run1 = [(T0 + h * HOUR, 100.0 + h + (2.0 if h <= 6 else -4.0)) for h in range(1, 13)]
+        store_forecast(session, "01646500", SHORT_RANGE, "nwm_short_range", T0, "cfs", run1)
+        run2 = [(T0 + (6 + k) * HOUR, 100.0 + 6 + k + 3.0) for k in range(1, 13)]
+        store_forecast(session, "01646500", SHORT_RANGE, "nwm_short_range", T0 + 6 * HOUR, "cfs", run2)
+    with session_scope() as session:
+        result = ver.verify_range(session, ["01646500"], T0 - 2 * HOUR, T0 + 12 * HOUR)
+    assert (result.complete, result.partial, result.failed) == (1, 1, [])
+    return config_id
+
+
+HEADER = ["Lead time", "Runs", "Pairs", "RMSE", "Mean error", "MAE", "Persistence RMSE", "Skill", "NSE", "KGE"]
+# By hand. 0–6 h: run 1's six pairs (errors +2; observed 101–106, persistence errors 1–6) and run 2's
+# five (errors +3; observed 107, 108, 110, 111, 112, persistence errors 1, 2, 4, 5, 6):
+#   RMSE √((6·4 + 5·9)/11) = √(69/11) = 2.505; mean error (12 + 15)/11 = 2.455 = MAE;
+#   persistence √((91 + 82)/11) = 3.966; skill 1 − 2.505/3.966 = 0.368;
+#   NSE: run 1 1 − 24/17.5 = −0.371, run 2 1 − 45/17.2 = −1.616, mean −0.994;
+#   KGE (r = 1, σ ratio 1): run 1 1 − |105.5/103.5 − 1| = 0.981, run 2 1 − |112.6/109.6 − 1| = 0.973, mean 0.977.
+# 6–12 h: run 1 only, leads 7, 8, 10, 11, 12 (errors −4; persistence errors 7, 8, 10, 11, 12):
+#   RMSE 4, mean error −4, MAE 4; persistence √(478/5) = 9.778; skill 1 − 4/9.778 = 0.591;
+#   NSE 1 − 80/17.2 = −3.651; KGE 1 − |105.6/109.6 − 1| = 0.964.
+# All leads: 16 pairs; RMSE √((24 + 80 + 45)/16) = 3.052; mean error (12 − 20 + 15)/16 = 0.4375;
+#   MAE 47/16 = 2.9375; persistence √((91 + 478 + 82)/16) = 6.379; skill 1 − 3.052/6.379 = 0.522;
+#   NSE and KGE: the mean of run 1's (over its 11 pairs, _nse/_kge below) and run 2's.
+ROW_0_6 = ["0–6 h", "1 / 2", "11", "2.50", "+2.45", "2.45", "3.97", "0.37", "−0.99", "0.98"]
+ROW_6_12 = ["6–12 h", "1 / 1", "5", "4.00", "−4.00", "4.00", "9.78", "0.59", "−3.65", "0.96"]
+
+
+def _nse(forecast: list[float], observed: list[float]) -> float:
+    mean = sum(observed) / len(observed)
+    return 1 - sum((f - o) ** 2 for f, o in zip(forecast, observed)) / sum((o - mean) ** 2 for o in observed)
+
+
+def _kge(forecast: list[float], observed: list[float]) -> float:
+    n = len(observed)
+    mf, mo = sum(forecast) / n, sum(observed) / n
+    sf = math.sqrt(sum((f - mf) ** 2 for f in forecast))
+    so = math.sqrt(sum((o - mo) ** 2 for o in observed))
+    r = sum((f - mf) * (o - mo) for f, o in zip(forecast, observed)) / (sf * so)
+    return 1 - math.sqrt((r - 1) ** 2 + (sf / so - 1) ** 2 + (mf / mo - 1) ** 2)
+
+
+def _whole_run_efficiencies() -> tuple[str, str]:
+    leads = [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12]
+    observed1 = [100.0 + h for h in leads]
+    forecast1 = [o + (2 if h <= 6 else -4) for h, o in zip(leads, observed1)]
+    observed2 = [107.0, 108.0, 110.0, 111.0, 112.0]
+    forecast2 = [o + 3 for o in observed2]
+    nse = (_nse(forecast1, observed1) + _nse(forecast2, observed2)) / 2
+    kge = (_kge(forecast1, observed1) + _kge(forecast2, observed2)) / 2
+    assert (round(nse, 3), round(kge, 3)) == (-0.690, 0.645)
+    return "−0.69", "0.64"
+
+
+def test_skill_card_shows_scores_by_lead_time(client, tokens, verified):
+    as_role(client, tokens, "viewer")  # a read-only page: a viewer sees it all
+    response = client.get(f"/streamflow/configurations/{verified}")
+    assert response.status_code == 200
+    page = response.text
+    # after the hydrograph card, before the stations
+    assert page.index("<h2>Hydrograph</h2>") < page.index('id="skill"') < page.index("<h2>Stations")
+    card = skill_section(page)
+    assert "Forecast skill" in card and SHORT_RANGE in card
+    # the default station is the first with verified runs
+    assert '<option value="01646500" selected>' in card and '<option value="01638500">' in card
+    assert "(2 verified runs)" in card and "(none verified)" in card
+    assert 'action="/streamflow/configurations/%d#skill"' % verified in card
+    nse, kge = _whole_run_efficiencies()
+    assert table_cells(page, "skill-table") == [
+        HEADER,
+        ROW_0_6,
+        ROW_6_12,
+        ["all leads", "1 / 2", "16", "3.05", "+0.44", "2.94", "6.38", "0.52", nse, kge],
+    ]
+    assert '<tr class="whole-run"' in card  # the whole-run row is set apart, and last
+    assert card.index('data-bin="6-12h"') < card.index('data-bin="all"')
+    for title in ("forecast − observed", "1 − RMSE / persistence RMSE", "the last observation before the issue time"):
+        assert title in unescape(card), title
+    caption = " ".join(unescape(card.split('id="skill-caption">')[1].split("</p>")[0]).split())
+    assert caption.startswith(f"01646500: 2 {SHORT_RANGE} runs, any issue time (1 complete, 1 partial).")
+    assert "Partial runs, whose horizon is not fully observed yet, are included" in caption
+    data = skill_data(page)
+    assert data == {
+        "station": "01646500",
+        "source": SHORT_RANGE,
+        "unit": "cfs",
+        "bins": ["0-6h", "6-12h"],
+        "labels": ["0–6 h", "6–12 h"],
+        "rmse": [pytest.approx(math.sqrt(69 / 11)), pytest.approx(4.0)],
+        "persistence_rmse": [pytest.approx(math.sqrt(173 / 11)), pytest.approx(math.sqrt(478 / 5))],
+    }
+    assert 'id="skill-chart"' in card and 'id="skill-empty"' not in card
+
+
+def test_skill_card_period_filters_runs_by_issue_time(client, tokens, verified):
+    as_role(client, tokens, "viewer")
+    path = f"/streamflow/configurations/{verified}"
+    # a whole day includes its last hours: both runs (issued 12:00 and 18:00)
+    page = client.get(path, params={"skill_from": "2026-06-01", "skill_to": "2026-06-01"}).text
+    rows = table_cells(page, "skill-table")
+    assert rows[1:3] == [ROW_0_6, ROW_6_12]
+    assert "issued 2026-06-01 to 2026-06-01 UTC" in skill_section(page)
+    # from an instant: run 2 only (persistence 106: errors 1, 2, 4, 5, 6; forecast errors +3)
+    page = client.get(path, params={"skill_from": "2026-06-01T15:00Z"}).text
+    only_second = ["0 / 1", "5", "3.00", "+3.00", "3.00", "4.05", "0.26", "−1.62", "0.97"]
+    assert table_cells(page, "skill-table")[1:] == [["0–6 h", *only_second], ["all leads", *only_second]]
+    assert skill_data(page)["bins"] == ["0-6h"]
+    assert "issued from 2026-06-01 15:00 UTC" in skill_section(page)
+    # periods without any run: the empty state, which says runs exist at other times
+    for params in ({"skill_from": "2026-06-02"}, {"skill_to": "2026-05-31"}):
+        response = client.get(path, params=params)
+        assert response.status_code == 200
+        card = skill_section(response.text)
+        assert 'id="skill-empty"' in card and 'id="skill-table"' not in card and 'id="skill-data"' not in card
+        assert "No verified NOAA_NWM_SHORT_RANGE runs for 01646500" in card
+        assert "It has 2 verified runs at other times" in card
+        assert f'href="/streamflow/configurations/{verified}?skill_station=01646500#skill">show all runs' in card
+
+
+def test_skill_card_station_without_verified_runs_says_what_to_do(client, tokens, verified):
+    as_role(client, tokens, "viewer")
+    page = client.get(f"/streamflow/configurations/{verified}", params={"skill_station": "01638500"}).text
+    card = skill_section(page)
+    assert '<option value="01638500" selected>' in card
+    empty = " ".join(unescape(card.split('id="skill-empty">')[1].split("</p>")[0]).split())
+    assert empty.startswith("No verified NOAA_NWM_SHORT_RANGE runs for 01638500, any issue time, yet.")
+    assert "Verification runs when observation pulls land data covering a forecast's horizon" in empty
+    assert "streamflow_verification" in empty and "trigger it by hand" in empty
+    assert 'href="/dags/streamflow_verification"' in card
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"skill_from": "2026-13-01"}, "skill_from", "Issued from: '2026-13-01' is not a date"),
+        ({"skill_to": "soon"}, "skill_to", "Issued to: 'soon' is not a date"),
+        ({"skill_from": "2026-06-03", "skill_to": "2026-06-01"}, "skill_from", "2026-06-03 is after issued to"),
+        ({"skill_station": "99999999"}, "skill_station", "'99999999' is not a station of this configuration"),
+        ({"skill_station": "<b>x</b>"}, "skill_station", "'<b>x</b>' is not a station of this configuration"),
+    ],
+)
+def test_skill_card_bad_form_values_get_a_message_at_their_field(client, tokens, verified, params, field, words):
+    as_role(client, tokens, "viewer")
+    plain = client.get(f"/streamflow/configurations/{verified}").text
+    response = client.get(f"/streamflow/configurations/{verified}", params=params)
+    assert response.status_code == 200
+    page = response.text
+    errors = skill_errors(page)
+    assert list(errors) == [field] and words in errors[field], errors
+    assert "<b>x</b>" not in page  # shown as text
+    card = skill_section(page)
+    assert 'id="skill-table"' not in card and 'id="skill-data"' not in card and "No scores shown" in card
+    # the rest of the page is the one without the form values
+    assert page.split('<section class="card" id="skill">')[0] == plain.split('<section class="card" id="skill">')[0]
+    assert page.split("</section>", 3)[-1] == plain.split("</section>", 3)[-1]
+
+
+def test_skill_card_only_on_forecast_configurations(client, tokens, verified, config_id):
+    as_role(client, tokens, "viewer")
+    page = client.get(f"/streamflow/configurations/{config_id}", params={"skill_station": "01646500"}).text
+    assert "Forecast skill" not in page and 'id="skill' not in page
+    empty = add_configuration("RFC, no stations yet", [], data_type="rfc_forecast")
+    card = skill_section(client.get(f"/streamflow/configurations/{empty}").text)
+    assert "NOAA_RFC" in card and "This configuration has no stations" in card and "<form" not in card
+
+
+def test_skill_card_needs_a_signed_in_user(client, tokens, verified):
+    path = f"/streamflow/configurations/{verified}?skill_station=01646500&skill_from=2026-06-01"
+    assert client.get(path).status_code == 401
+    as_role(client, tokens, "viewer")
+    assert 'id="skill-table"' in client.get(path).text

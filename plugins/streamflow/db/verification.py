@@ -421,3 +421,20 @@ def verification_summary(
             "kge_mean": a["kge_sum"] / a["kge_n"] if a["kge_n"] else None,
         })
     return out
+
+
+def verified_run_counts(session: Session, station_numbers: Iterable[str], source: str) -> dict[str, int]:
+    """How many forecast runs of ``source`` each of these stations has with verified pairs (the
+    runs ``verification_summary`` pools); stations without any are left out."""
+    v, r = ForecastVerification, ForecastRun
+    counts: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(station_numbers))):
+        rows = session.execute(
+            select(Station.station_number, func.count(v.id))
+            .join(r, r.station_id == Station.id)
+            .join(v, v.forecast_run_id == r.id)
+            .where(Station.station_number.in_(chunk), r.source == source, v.lead_bin == ALL, v.n_pairs > 0)
+            .group_by(Station.station_number)
+        )
+        counts.update({number: int(count) for number, count in rows})
+    return counts

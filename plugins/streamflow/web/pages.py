@@ -6,7 +6,9 @@ needs DAG edit permission and the CSRF proof, see ``streamflow.web.security``):
 * ``GET /``                                   configurations list (filters: enabled, data type, text)
 * ``GET /health``                             failing stations, stale stations, runs failed in 24 h
 * ``GET /configurations/new``                 create form;  ``POST /configurations`` saves it
-* ``GET /configurations/{id}``                detail: progress, runs, rows stored, hydrograph
+* ``GET /configurations/{id}``                detail: progress, runs, rows stored, hydrograph;
+                                              forecast skill by lead time (query ``skill_station``,
+                                              ``skill_from``, ``skill_to``: ``streamflow.web.pages_skill``)
 * ``GET /configurations/{id}/edit``           edit form;    ``POST /configurations/{id}`` saves it
 * ``POST /configurations/{id}/enabled``       enable / disable (form field ``enabled``)
 * ``POST /configurations/{id}/clone``         a disabled copy, opened in the edit form
@@ -45,6 +47,7 @@ from streamflow.db.engine import session_scope
 from streamflow.db.models import MasterStation
 from streamflow.db.stations import count_master_stations, search_master_stations
 from streamflow.factory import SOURCE_PULLS
+from streamflow.verification.dag import VERIFICATION_DAG_ID
 from streamflow.vocabulary import (
     CFS_PER_CMS,
     OBSERVATION_TYPES,
@@ -63,6 +66,7 @@ from streamflow.web.pages_forms import (
     schedule_interval,
     schedule_label,
 )
+from streamflow.web.pages_skill import skill_card
 from streamflow.web.security import EditUser, can_edit, csrf_token
 
 log = logging.getLogger(__name__)
@@ -481,9 +485,11 @@ def configuration_page(request: Request, config_id: int, user: GetUserDep) -> HT
         statuses = cfg_repo.station_statuses(session, config_id)
         logs = cfg_repo.recent_logs(session, config_id)
         mapped = cfg_repo.noaa_mapped(session, [s.station_number for s in statuses])
-        return config, checked, statuses, logs, mapped
+        stations = [(s.station_number, s.station_name) for s in statuses]
+        skill = skill_card(session, config.data_type, stations, request.query_params)
+        return config, checked, statuses, logs, mapped, skill
 
-    config, checked, statuses, logs, mapped = _in_session(load)
+    config, checked, statuses, logs, mapped, skill = _in_session(load)
     dag_id = dag_id_for(config_id)
     dag = airflow_dags([dag_id]).get(dag_id, {})
     kinds = sorted({k for s in statuses for k in s.rows})
@@ -505,6 +511,8 @@ def configuration_page(request: Request, config_id: int, user: GetUserDep) -> HT
         stored_key=cfg_repo.stored_key(config.data_type),
         is_forecast=is_forecast,
         mapped=mapped,
+        skill=skill,
+        verification_dag=VERIFICATION_DAG_ID,
         schedule=schedule_label(config.schedule_type, config.schedule_value),
         reparse=request.query_params.get("reparse") == "1",
         observation_types=sorted(t.value for t in OBSERVATION_TYPES),

@@ -3,7 +3,8 @@
  * - links into Airflow's own UI (a.af-link) open in the Airflow window, not inside our iframe;
  * - the station picker of the configuration form;
  * - after a save, ask Airflow to re-parse the DAG file and say when the DAG shows;
- * - the hydrograph (uPlot, vendored under static/vendor/uplot).
+ * - the hydrograph (uPlot, vendored under static/vendor/uplot);
+ * - the forecast skill chart: RMSE by lead time, from the JSON the detail page embeds.
  * Every fetch() is same-origin with the Airflow session cookie; writes send X-CSRF-Token.
  */
 "use strict";
@@ -308,11 +309,52 @@
     draw();
   }
 
+  /* ------------------------------------------------------------ forecast skill by lead time */
+  // The detail page embeds the scores (#skill-data, cfs); lead-time bins are categories 0, 1, …
+  function skillChart() {
+    const node = document.getElementById("skill-data");
+    const target = document.getElementById("skill-chart");
+    if (!node || !target || typeof uPlot === "undefined") return;
+    const data = JSON.parse(node.textContent);
+    const labels = data.labels || [];
+    if (!labels.length) return;
+    const xs = labels.map((_, i) => i);
+    const present = (v) => v !== null && v !== undefined && Number.isFinite(v);
+    const digits = (v) => (Math.abs(v) < 10 ? 2 : Math.abs(v) < 100 ? 1 : 0);
+    const fmt = (v) => present(v)
+      ? v.toLocaleString("en-US", { minimumFractionDigits: digits(v), maximumFractionDigits: digits(v) }) : "—";
+    const width = Math.max(320, target.clientWidth || 900);
+    const every = Math.max(1, Math.ceil((labels.length * 64) / Math.max(1, width - 100)));  // label spacing
+    const top = Math.max(0, ...data.rmse.filter(present), ...data.persistence_rmse.filter(present));
+    const chart = new uPlot({
+      width, height: 270,
+      series: [
+        { label: "Lead", value: (u, i) => (present(i) ? labels[i] : "—") },
+        { label: "Forecast RMSE", stroke: "#0b6bcb", width: 2, spanGaps: true,
+          points: { show: true, size: 8, fill: "#0b6bcb" }, value: (u, v) => fmt(v) },
+        { label: "Persistence RMSE", stroke: "#6b7785", width: 2, dash: [6, 4], spanGaps: true,
+          points: { show: true, size: 8, fill: "#fff" }, value: (u, v) => fmt(v) },
+      ],
+      scales: {
+        x: { time: false, range: () => [-0.5, labels.length - 0.5] },
+        y: { range: () => [0, top > 0 ? top * 1.15 : 1] },
+      },
+      axes: [
+        { label: "Lead time (hours after the issue time)", splits: () => xs, grid: { show: false },
+          values: (u, splits) => splits.map((i) => (Number.isInteger(i) && i % every === 0 ? labels[i] : "")) },
+        { label: `RMSE (${data.unit})`, size: 70, values: (u, splits) => splits.map((v) => v.toLocaleString("en-US")) },
+      ],
+    }, [xs, data.rmse, data.persistence_rmse], target);
+    target.dataset.drawn = String(labels.length);
+    return chart;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     airflowLinks();
     stationPicker();
     reparse();
     hydrograph();
+    skillChart();
   });
-  window.Streamflow = { stationPicker, reparse, hydrograph };
+  window.Streamflow = { stationPicker, reparse, hydrograph, skillChart };
 })();
