@@ -445,6 +445,15 @@ def test_forecast_skill_in_a_real_browser(stack, browser):
     legend = frame.locator("#skill-chart .u-legend")
     expect(legend).to_contain_text("Forecast RMSE")
     expect(legend).to_contain_text("Persistence RMSE")
+    expect(legend).not_to_contain_text("—")  # at rest the legend names the series, no row of dashes
+    # hovering the first bin shows its two RMSEs in the legend, as the table prints them
+    first_rmse = rows.first.locator("td").nth(3).inner_text()
+    over = frame.locator("#skill-chart .u-over")
+    over_box = over.bounding_box()
+    assert over_box, "no plotting area"
+    page.mouse.move(over_box["x"] + over_box["width"] / 14, over_box["y"] + over_box["height"] / 2)
+    expect(legend.locator(".u-series").nth(1)).to_contain_text(first_rmse)
+    page.mouse.move(0, 0)
     # the numbers line up: every score cell is right-aligned
     aligns = frame.locator("#skill-table td.num").evaluate_all("cells => cells.map(c => getComputedStyle(c).textAlign)")
     assert set(aligns) == {"right"}

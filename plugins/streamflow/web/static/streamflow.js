@@ -323,17 +323,19 @@
     const digits = (v) => (Math.abs(v) < 10 ? 2 : Math.abs(v) < 100 ? 1 : 0);
     const fmt = (v) => present(v)
       ? v.toLocaleString("en-US", { minimumFractionDigits: digits(v), maximumFractionDigits: digits(v) }) : "—";
+    // legend values only while the cursor is on a bin (idx null otherwise): no row of dashes at rest
+    const shown = (u, v, _s, idx) => (idx === null || idx === undefined ? "" : fmt(v));
     const width = Math.max(320, target.clientWidth || 900);
     const every = Math.max(1, Math.ceil((labels.length * 64) / Math.max(1, width - 100)));  // label spacing
     const top = Math.max(0, ...data.rmse.filter(present), ...data.persistence_rmse.filter(present));
     const chart = new uPlot({
       width, height: 270,
       series: [
-        { label: "Lead", value: (u, i) => (present(i) ? labels[i] : "—") },
+        { label: "Lead", value: (u, i, _s, idx) => (idx === null || idx === undefined ? "" : labels[i]) },
         { label: "Forecast RMSE", stroke: "#0b6bcb", width: 2, spanGaps: true,
-          points: { show: true, size: 8, fill: "#0b6bcb" }, value: (u, v) => fmt(v) },
+          points: { show: true, size: 8, fill: "#0b6bcb" }, value: shown },
         { label: "Persistence RMSE", stroke: "#6b7785", width: 2, dash: [6, 4], spanGaps: true,
-          points: { show: true, size: 8, fill: "#fff" }, value: (u, v) => fmt(v) },
+          points: { show: true, size: 8, fill: "#fff" }, value: shown },
       ],
       scales: {
         x: { time: false, range: () => [-0.5, labels.length - 0.5] },
