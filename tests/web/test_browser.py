@@ -322,6 +322,16 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
     expect(frame.locator("#hydrograph canvas").first).to_be_visible()
     expect(frame.locator("#hydrograph-status")).to_contain_text("30 observed daily_mean value(s)")
     expect(frame.locator("#hydrograph-status")).to_contain_text("1 forecast(s) overlaid")
+    hydro_legend = frame.locator("#hydrograph .u-legend")
+    expect(hydro_legend).to_contain_text("Observed daily_mean (cfs)")
+    expect(hydro_legend).not_to_contain_text("--")  # at rest: the series names only
+    plot = frame.locator("#hydrograph .u-over")
+    plot.scroll_into_view_if_needed()
+    plot_box = plot.bounding_box()
+    assert plot_box, "no plotting area"
+    page.mouse.move(plot_box["x"] + plot_box["width"] / 2, plot_box["y"] + plot_box["height"] / 2)
+    expect(hydro_legend.locator(".u-series").first).to_contain_text(" UTC")  # the instant under the cursor
+    page.mouse.move(0, 0)
     expect(frame.locator("#runs")).to_contain_text("manual__b")
     _shot(page, "09-detail-with-history")
     frame.get_by_role("link", name="Health").click()
@@ -449,6 +459,7 @@ def test_forecast_skill_in_a_real_browser(stack, browser):
     # hovering the first bin shows its two RMSEs in the legend, as the table prints them
     first_rmse = rows.first.locator("td").nth(3).inner_text()
     over = frame.locator("#skill-chart .u-over")
+    over.scroll_into_view_if_needed()
     over_box = over.bounding_box()
     assert over_box, "no plotting area"
     page.mouse.move(over_box["x"] + over_box["width"] / 14, over_box["y"] + over_box["height"] / 2)

@@ -285,11 +285,15 @@
         target.append(el("p", { class: "empty small" }, "Nothing to plot."));
         return;
       }
-      const series = [{}, { label: `Observed ${data.type} (cfs)`, stroke: "#0b6bcb", width: 1.5, spanGaps: true }];
+      const cfs = whileHovering((v) => (v === null || v === undefined ? "—" : v.toLocaleString("en-US", { maximumFractionDigits: 1 })));
+      const instant = whileHovering((ts) => (ts === null || ts === undefined ? "—"
+        : `${new Date(ts * 1e3).toISOString().slice(0, 16).replace("T", " ")} UTC`));
+      const series = [{ label: "Time", value: instant },
+        { label: `Observed ${data.type} (cfs)`, stroke: "#0b6bcb", width: 1.5, spanGaps: true, value: cfs }];
       const columns = [xs, column(data.observed)];
       data.forecasts.forEach((f, i) => {
         series.push({ label: `${f.source} issued ${f.issued.slice(0, 16).replace("T", " ")} UTC`, stroke: palette[i % palette.length],
-          dash: [6, 4], width: 1.5, spanGaps: true });
+          dash: [6, 4], width: 1.5, spanGaps: true, value: cfs });
         columns.push(column(f.points));
       });
       chart = new uPlot({
@@ -309,6 +313,12 @@
     draw();
   }
 
+  // A legend value shown only while the cursor is on the plot (uPlot passes idx null at rest), so
+  // a chart at rest lists its series names instead of a row of dashes (see streamflow.css).
+  function whileHovering(format) {
+    return (u, value, _series, idx) => (idx === null || idx === undefined ? "" : format(value));
+  }
+
   /* ------------------------------------------------------------ forecast skill by lead time */
   // The detail page embeds the scores (#skill-data, cfs); lead-time bins are categories 0, 1, …
   function skillChart() {
@@ -323,15 +333,14 @@
     const digits = (v) => (Math.abs(v) < 10 ? 2 : Math.abs(v) < 100 ? 1 : 0);
     const fmt = (v) => present(v)
       ? v.toLocaleString("en-US", { minimumFractionDigits: digits(v), maximumFractionDigits: digits(v) }) : "—";
-    // legend values only while the cursor is on a bin (idx null otherwise): no row of dashes at rest
-    const shown = (u, v, _s, idx) => (idx === null || idx === undefined ? "" : fmt(v));
+    const shown = whileHovering(fmt);
     const width = Math.max(320, target.clientWidth || 900);
     const every = Math.max(1, Math.ceil((labels.length * 64) / Math.max(1, width - 100)));  // label spacing
     const top = Math.max(0, ...data.rmse.filter(present), ...data.persistence_rmse.filter(present));
     const chart = new uPlot({
       width, height: 270,
       series: [
-        { label: "Lead", value: (u, i, _s, idx) => (idx === null || idx === undefined ? "" : labels[i]) },
+        { label: "Lead", value: whileHovering((i) => labels[i] ?? "—") },
         { label: "Forecast RMSE", stroke: "#0b6bcb", width: 2, spanGaps: true,
           points: { show: true, size: 8, fill: "#0b6bcb" }, value: shown },
         { label: "Persistence RMSE", stroke: "#6b7785", width: 2, dash: [6, 4], spanGaps: true,
