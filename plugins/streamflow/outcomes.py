@@ -6,7 +6,10 @@ See docs/adr/0004-dag-shape-and-outcomes.md.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
+
+from streamflow.timeutil import iso_z
 
 
 @dataclass
@@ -25,9 +28,23 @@ class StationOutcome:
     progress: str | None = None
     message: str | None = None
     retryable: bool | None = None
+    # What the run changed in the database, over all chunks: first and last observed_at of the
+    # rows written (an overwrite that deleted rows: its whole range); None when nothing changed.
+    written_start: datetime | None = None
+    written_end: datetime | None = None
+
+    def add_written(self, first: datetime | None, last: datetime | None) -> None:
+        """Widen the written range by one chunk's (``None``: the chunk changed nothing)."""
+        if first is not None:
+            self.written_start = first if self.written_start is None else min(self.written_start, first)
+        if last is not None:
+            self.written_end = last if self.written_end is None else max(self.written_end, last)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready (XCom, ``data_pull_logs.details``): the written range as ``…Z`` strings."""
+        out = asdict(self)
+        out["written_start"], out["written_end"] = iso_z(self.written_start), iso_z(self.written_end)
+        return out
 
 
 #: How a run whose every station was skipped (e.g. forecast stations without a NOAA mapping) is

@@ -109,6 +109,11 @@ def test_upsert_in_many_batches_and_types_are_separate(session):
     assert repo.upsert_observations(session, daily, {"01646500": sid}).rows_written == 1
     assert repo.count_observations(session, "01646500", "realtime_15min") == n
     assert repo.count_observations(session, "01646500", "daily_mean") == 1
+    # revisions in the second and third batch only: the written range is theirs
+    big.loc[[2_500, 4_010], "discharge"] = -1.0
+    result = repo.upsert_observations(session, big, {"01646500": sid})
+    step = timedelta(minutes=15)
+    assert (result.rows_written, result.first_written, result.last_written) == (2, start + 2_500 * step, start + 4_010 * step)
 
 
 def test_upsert_mixed_rows_in_one_frame_diff_exactly(session):
@@ -137,6 +142,8 @@ def test_upsert_mixed_rows_in_one_frame_diff_exactly(session):
     daily.loc[0, "quality_code"] = None  # identical to stored: not rewritten
     result = repo.upsert_observations(session, pd.concat([offer, daily]), ids)
     assert (result.rows_in, result.rows_written) == (7, 5)
+    # over every station and type: the first revision (00:15) to the last new day
+    assert (result.first_written, result.last_written) == (start + step, start + timedelta(days=2))
     assert _stored(session, a) == [
         (start, 1.0, "P"), (start + step, 2.0, "A"), (start + 2 * step, 3.0, "P"),
         (start + 3 * step, 4.0, "P"), (start + 4 * step, 6.0, None),
@@ -150,6 +157,37 @@ def test_upsert_mixed_rows_in_one_frame_diff_exactly(session):
     assert repo.count_observations(session) == 8
     again = repo.upsert_observations(session, pd.concat([offer, daily]), ids)
     assert again.rows_written == 0
+    assert (again.first_written, again.last_written) == (None, None)
+
+
+def test_upsert_reports_the_range_it_wrote(session):
+    """First and last observed_at of the rows inserted or revised; rows offered unchanged do not count."""
+    sid = repo.ensure_station(session, "01646500", "USGS")
+    ids = {"01646500": sid}
+    start, step = datetime(2026, 10, 1, tzinfo=UTC), timedelta(minutes=15)
+    values = [float(i) for i in range(10)]
+
+    def written(frame):
+        result = repo.upsert_observations(session, frame, ids)
+        return result.rows_written, result.first_written, result.last_written
+
+    # inserts only
+    assert written(_frame("01646500", start, values)) == (10, start, start + 9 * step)
+    # nothing changed: no range, while latest still says what was offered
+    unchanged = repo.upsert_observations(session, _frame("01646500", start, values), ids)
+    assert (unchanged.rows_written, unchanged.first_written, unchanged.last_written) == (0, None, None)
+    assert unchanged.latest == start + 9 * step
+    # revisions only, inside the offered window (00:45 and 01:30 of 00:00–02:15)
+    revised = values.copy()
+    revised[3], revised[6] = 30.5, 60.5
+    assert written(_frame("01646500", start, revised)) == (2, start + 3 * step, start + 6 * step)
+    # mixed: the overlap re-read unchanged except one revision, then new rows after it
+    offer = _frame("01646500", start + 6 * step, [60.5, 7.5, 8.0, 9.0, 10.0, 11.0])  # 01:30 .. 02:45
+    assert written(offer) == (3, start + 7 * step, start + 11 * step)
+    # an append that only adds rows after the stored ones: the range starts at the first new row
+    tail = _frame("01646500", start + 9 * step, [9.0, 10.0, 11.0, 12.0, 13.0])
+    assert written(tail) == (2, start + 12 * step, start + 13 * step)
+    assert written(tail) == (0, None, None)
 
 
 def test_upsert_empty_frame_and_unknown_station(session):
@@ -170,6 +208,34 @@ def test_replace_observations_overwrites_only_the_range(session):
         start=start + timedelta(minutes=15), end=start + timedelta(minutes=30),
     )
     assert [v for _, v, _ in _stored(session, sid)] == [1.0, 20.0, 4.0]
+
+
+def test_replace_observations_written_range_covers_what_it_deleted(session):
+    sid = repo.ensure_station(session, "01646500", "USGS")
+    ids = {"01646500": sid}
+    start, step = datetime(2026, 10, 1, tzinfo=UTC), timedelta(minutes=15)
+
+    def replace(frame, first, last):
+        return repo.replace_observations(
+            session, frame, ids, station_number="01646500", data_type="realtime_15min", start=first, end=last,
+        )
+
+    # nothing stored in the range: no deletion, the range is the rows written
+    first = replace(_frame("01646500", start, [1.0, 2.0, 3.0, 4.0]), start - step, start + 5 * step)
+    assert (first.rows_written, first.first_written, first.last_written) == (4, start, start + 3 * step)
+    # deleted rows, some rewritten, one (00:30) dropped by the source: the whole replaced range
+    rewritten = _frame("01646500", start + step, [2.0])
+    result = replace(rewritten, start + step, start + 2 * step)
+    assert (result.rows_written, result.first_written, result.last_written) == (1, start + step, start + 2 * step)
+    # deleted, nothing written at all (the service had no data): still the replaced range
+    from streamflow.canonical import empty_observations
+
+    emptied = replace(empty_observations(), start + 3 * step, start + 10 * step)
+    assert (emptied.rows_written, emptied.first_written, emptied.last_written) == (0, start + 3 * step, start + 10 * step)
+    # a range with nothing to delete and nothing written: no range
+    nothing = replace(empty_observations(), start + 20 * step, start + 30 * step)
+    assert (nothing.rows_written, nothing.first_written, nothing.last_written) == (0, None, None)
+    assert [v for _, v, _ in _stored(session, sid)] == [1.0, 2.0]
 
 
 def test_utc_round_trip_and_naive_refused(session):

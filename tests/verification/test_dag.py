@@ -1,7 +1,8 @@
 """End to end with real Airflow: an observation pull DAG (stand-in USGS service on the replay
-server) lands rows and emits an asset event with stations, rows and window; the
-streamflow_verification DAG verifies the forecast runs those observations touch; a revised
-provisional value re-verifies only the affected bin."""
+server) lands rows and emits an asset event with stations, rows, window and the range it wrote;
+the streamflow_verification DAG verifies the forecast runs those observations touch; a revised
+provisional value re-verifies only the affected bin; an append that only adds new rows
+re-verifies only the runs those rows reach, not every run in the re-read overlap."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from streamflow.verification.events import asset_for, scopes_from_events
 UTC = timezone.utc
 STATION = "01646500"
 H = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 BIAS = 10.0
 
 
@@ -66,7 +68,9 @@ def _pull(engine, config_id):
 
 
 def _verify(event_extra: dict):
-    conf = {"stations": event_extra["stations"], "start_date": event_extra["start"], "end_date": event_extra["end"]}
+    """The verification DAG run by hand over what the event says the pull changed."""
+    conf = {"stations": event_extra["stations"], "start_date": event_extra["written_start"],
+            "end_date": event_extra["written_end"]}
     return build_verification_dag().test(run_conf=conf)
 
 
@@ -92,7 +96,7 @@ def test_pull_event_then_verification_then_revision(airflow_db, engine, fake, un
     assert extra["data_type"] == "realtime_15min" and extra["stations"] == [STATION]
     assert extra["rows_written"] == extra["rows_fetched"] == 14 * 4 + 1
     assert datetime.fromisoformat(extra["start"]) == until - 14 * H
-    assert scopes_from_events(events) == {STATION: (datetime.fromisoformat(extra["start"]), datetime.fromisoformat(extra["end"]))}
+    assert scopes_from_events(events) == {STATION: (until - 14 * H, until)}  # the rows written
 
     # 2. the verification DAG scores the run the observations touch
     assert _verify(extra).state == "success"
@@ -113,6 +117,7 @@ def test_pull_event_then_verification_then_revision(airflow_db, engine, fake, un
     assert _pull(engine, config_id).state == "success"
     second = _asset_events(asset_for("realtime_15min").uri)[-1].extra
     assert second["rows_written"] == 1
+    assert second["written_start"] == second["written_end"] == _z(datetime.fromisoformat(revised))
     assert _verify(second).state == "success"
     with session_scope(engine) as s:
         after = {r.lead_bin: r for r in ver.verification_rows(s, run_id)}
@@ -122,6 +127,65 @@ def test_pull_event_then_verification_then_revision(airflow_db, engine, fake, un
     assert after["6-12h"].rmse == pytest.approx(math.sqrt((5 * BIAS**2 + 90**2) / 6))
     assert after["6-12h"].mean_error == pytest.approx((5 * BIAS - 90) / 6)
     assert after["all"].rmse == pytest.approx(math.sqrt((11 * BIAS**2 + 90**2) / 12))
+
+
+def _verify_events(events) -> dict:
+    """What the verification task does with these triggering events (its returned counts)."""
+    return VerifyForecastsOperator(task_id="verify").execute(
+        {"triggering_asset_events": {asset_for("realtime_15min"): events}, "params": {}}
+    )
+
+
+def test_append_of_new_rows_verifies_only_the_runs_they_reach(airflow_db, engine, fake, until):
+    with session_scope(engine) as s:
+        config_id = repo.create_configuration(
+            s, name="usgs iv", data_type="realtime_15min", data_strategy="append",
+            pull_start_date=until - 14 * H, schedule_type="hourly", stations=[{"station_number": STATION}],
+        ).id
+        station_id = repo.ensure_station(s, STATION, "USGS")
+        # run A ends at the service's "now"; run B reaches 11 h past it
+        for issued in (until - 12 * H, until - H):
+            values = tuple((issued + h * H, _step_mean(fake, issued + h * H) + BIAS) for h in range(1, 13))
+            repo.insert_forecast_run(s, station_id, ForecastRunData(
+                STATION, "NOAA_NWM_SHORT_RANGE", "nwm_short_range", issued, "cfs", values))
+    uri = asset_for("realtime_15min").uri
+
+    # 1. the first pull writes everything it fetched: the written range is the rows' range
+    earlier = len(_asset_events(uri))
+    assert _pull(engine, config_id).state == "success"
+    first = _asset_events(uri)[earlier:]
+    assert len(first) == 1
+    extra = first[0].extra
+    assert extra["rows_written"] == 14 * 4 + 1
+    assert (extra["written_start"], extra["written_end"]) == (_z(until - 14 * H), _z(until))
+    assert _verify_events(first)["runs_considered"] == 2
+
+    # 2. three hours later the service has 12 new values; the append re-reads the 6 h overlap
+    fake.until = until + 3 * H
+    assert _pull(engine, config_id).state == "success"
+    second = _asset_events(uri)[earlier + 1:]
+    assert len(second) == 1
+    extra = second[0].extra
+    assert extra["rows_fetched"] == 9 * 4 + 1 and extra["rows_written"] == 12
+    assert extra["start"] == _z(until - 6 * H)  # the window: progress − overlap
+    assert (extra["written_start"], extra["written_end"]) == (_z(until + 15 * MINUTE), _z(until + 3 * H))
+    assert scopes_from_events(second) == {STATION: (until + 15 * MINUTE, until + 3 * H)}
+    # run A ends before the first new row: only run B is verified again
+    result = _verify_events(second)
+    assert result["runs_considered"] == 1 and result["runs_changed"] == 1 and result["partial"] == 1
+    # the window would have taken both (what events recorded before the written range still do)
+    older = {k: v for k, v in extra.items() if not k.startswith("written_")}
+    assert _verify_events([older])["runs_considered"] == 2
+
+    # 3. nothing new at the service: the pull re-reads the overlap, writes nothing, verifies nothing
+    assert _pull(engine, config_id).state == "success"
+    third = _asset_events(uri)[-1].extra
+    assert third["rows_written"] == 0 and third["written_start"] is None
+    assert _verify_events([third])["runs_considered"] == 0
+
+
+def _z(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def test_scopes_come_from_the_triggering_events():

@@ -114,6 +114,31 @@ def test_partial_until_observations_cover_the_horizon(engine, scenario):
     assert whole.status == "complete" and whole.n_pairs == 6 and whole.pairs_dropped == 0
 
 
+def test_a_partial_run_ending_in_a_gap_completes_when_later_observations_arrive(engine):
+    """Verified from what a write reports: rows that resume after a gap lie past the run's last
+    valid time, yet they complete it (the station's latest observation passed its horizon)."""
+    station = "01638500"
+    station_id = _store(engine, station, "USGS", _obs_frame(station, range(-1, 5), [50.0] * 6, "cfs"))
+    run_id = _forecast(engine, station_id, station, "NOAA_NWM_SHORT_RANGE", range(1, 7), [51.0] * 6)
+    with session_scope(engine) as s:
+        assert ver.verify_range(s, [station], T0 - H, T0 + 4 * H).partial == 1
+    assert _rows(engine, run_id)["all"].status == "partial"
+    # the gauge is silent from T0 + 5 h to T0 + 7 h; observations resume at T0 + 8 h
+    with session_scope(engine) as s:
+        written = repo.upsert_observations(s, _obs_frame(station, range(8, 11), [50.0] * 3, "cfs"), {station: station_id})
+    assert (written.first_written, written.last_written) == (T0 + 8 * H, T0 + 10 * H)
+    # the run's footprint ends at T0 + 6 h, before that range; being partial, it is verified again
+    with session_scope(engine) as s:
+        assert ver.runs_touching(s, [station], written.first_written, written.last_written) == [run_id]
+        result = ver.verify_range(s, [station], written.first_written, written.last_written)
+    assert (result.runs_considered, result.runs_changed, result.complete) == (1, 1, 1)
+    whole = _rows(engine, run_id)["all"]
+    assert (whole.status, whole.n_pairs, whole.pairs_dropped) == ("complete", 4, 2)
+    # complete now: later observations leave it alone
+    with session_scope(engine) as s:
+        assert ver.verify_range(s, [station], T0 + 8 * H, T0 + 10 * H).runs_considered == 0
+
+
 def test_revision_changes_the_affected_metrics_and_nothing_else(engine, scenario):
     first_pass = datetime(2026, 6, 2, tzinfo=UTC)
     with session_scope(engine) as s:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import String, delete, func, or_, select, text, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # pandas is imported only where frames are written (keeps DAG
 
 log = logging.getLogger(__name__)
 
-# SQLite allows 32,766 bound parameters per statement; 7 columns × 2,000 rows stays well inside.
+# Rows per SQLite upsert call; SQLAlchemy sends each batch as multi-row INSERTs of up to 1,000 rows
+# (6 parameters a row), well inside SQLite's 32,766 bound parameters per statement.
 SQLITE_BATCH_ROWS = 2_000
 
 
@@ -193,6 +194,10 @@ class WriteResult:
     rows_in: int  # rows offered (after canonicalisation)
     rows_written: int  # rows inserted or changed
     latest: datetime | None  # latest observed_at among the rows offered
+    # The time range where what is stored changed: first and last observed_at of the rows written
+    # (None: nothing written); an overwrite that deleted rows widens it to its whole range.
+    first_written: datetime | None = None
+    last_written: datetime | None = None
 
 
 def _observation_rows(frame: pd.DataFrame, station_ids: Mapping[str, int]) -> Iterator[tuple]:
@@ -209,7 +214,8 @@ def upsert_observations(session: Session, frame: pd.DataFrame, station_ids: Mapp
     """Insert observations; a row that exists for (station_id, observed_at, type) is replaced.
 
     ``frame`` is a canonical observation frame (see ``streamflow.canonical``); ``station_ids`` maps
-    its station numbers to ``stations.id``. Unchanged rows are not rewritten.
+    its station numbers to ``stations.id``. Unchanged rows are not rewritten; the result says how
+    many rows were written and the first and last ``observed_at`` among them.
     """
     from streamflow.canonical import canonical_observations
 
@@ -221,13 +227,16 @@ def upsert_observations(session: Session, frame: pd.DataFrame, station_ids: Mapp
         raise KeyError(f"no stations.id for station(s) {', '.join(missing)}")
     latest = frame["observed_at"].max().to_pydatetime()
     if session.get_bind().dialect.name == "postgresql":
-        written = sum(
+        parts = [
             _write_postgresql(session, group, station_ids[number], kind)
             for (number, kind), group in frame.groupby(["station_number", "data_type"], sort=False)
-        )
+        ]
     else:
-        written = _upsert_sqlite(session, _observation_rows(frame, station_ids))
-    return WriteResult(len(frame), written, latest)
+        parts = [_upsert_sqlite(session, _observation_rows(frame, station_ids))]
+    written = sum(count for count, _, _ in parts)
+    firsts = [first for _, first, _ in parts if first is not None]
+    lasts = [last for _, _, last in parts if last is not None]
+    return WriteResult(len(frame), written, latest, min(firsts, default=None), max(lasts, default=None))
 
 
 # pg_advisory_xact_lock(class, station_id): writers of one station's observations take turns (ADR 0002).
@@ -261,7 +270,9 @@ WHERE d.station_id = %s AND d.type = %s AND d.observed_at BETWEEN run.first AND 
 """
 
 
-def _write_postgresql(session: Session, group: pd.DataFrame, station_id: int, data_type: str) -> int:
+def _write_postgresql(
+    session: Session, group: pd.DataFrame, station_id: int, data_type: str
+) -> tuple[int, datetime | None, datetime | None]:
     """Write one station's rows of one type: diff against what is stored, COPY what is new or revised.
 
     Rows the database already holds with the same value, unit and quality code are skipped; a
@@ -270,6 +281,7 @@ def _write_postgresql(session: Session, group: pd.DataFrame, station_id: int, da
     Stored rows the frame does not offer again are left as they are.
     The advisory lock keeps the diff true until commit against other writers of the station
     (ADR 0002); the station reference is checked once per statement (ADR 0005).
+    Returns the rows written and the first and last of their instants (read off the diff's mask).
     """
     rows = _ObservationArrays.of(group)
     with session.connection().connection.driver_connection.cursor(binary=True) as cursor:
@@ -278,9 +290,15 @@ def _write_postgresql(session: Session, group: pd.DataFrame, station_id: int, da
         to_write, runs = rows.diff(*stored)
         if runs:
             _delete_runs(cursor, station_id, data_type, runs)
-        if to_write.any():
-            _copy_observations(cursor, rows.payload(station_id, data_type, to_write))
-    return int(to_write.sum())
+        if not to_write.any():
+            return 0, None, None
+        _copy_observations(cursor, rows.payload(station_id, data_type, to_write))
+    written = rows.epoch_us[to_write]  # in time order
+    return len(written), _from_epoch_us(written[0]), _from_epoch_us(written[-1])
+
+
+def _from_epoch_us(value: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(value))
 
 
 def _stored_window(cursor, station_id: int, data_type: str, rows: _ObservationArrays):
@@ -387,7 +405,14 @@ def _tails(units, qualities) -> tuple[list[tuple[str, str | None]], Any]:
 
 
 
-def _upsert_sqlite(session: Session, rows: Iterable[tuple]) -> int:
+def _upsert_sqlite(session: Session, rows: Iterable[tuple]) -> tuple[int, datetime | None, datetime | None]:
+    """``INSERT … ON CONFLICT DO UPDATE … WHERE`` changed, in batches; the rows written and the
+    first and last of their instants.
+
+    ``RETURNING`` (SQLite ≥ 3.35) yields exactly the rows inserted or updated: a conflict whose
+    ``WHERE`` is false returns nothing. The instants come back as stored (fixed-width UTC text, so
+    text order is time order) and only the first and last are parsed.
+    """
     table = DischargeObservation.__table__
     stmt = sqlite.insert(table)
     stmt = stmt.on_conflict_do_update(
@@ -398,19 +423,32 @@ def _upsert_sqlite(session: Session, rows: Iterable[tuple]) -> int:
             table.c.unit != stmt.excluded.unit,
             func.coalesce(table.c.quality_code, "") != func.coalesce(stmt.excluded.quality_code, ""),
         ),
-    )
+    ).returning(type_coerce(table.c.observed_at, String))
     connection = session.connection()
-    before = connection.exec_driver_sql("SELECT total_changes()").scalar()
+    written, first, last = 0, None, None
+
+    def write(batch: list[dict]) -> None:
+        nonlocal written, first, last
+        stored = connection.execute(stmt, batch).scalars().all()
+        if stored:
+            written += len(stored)
+            low, high = min(stored), max(stored)
+            first = low if first is None else min(first, low)
+            last = high if last is None else max(last, high)
+
     batch: list[dict] = []
     keys = ("station_id", "observed_at", "discharge", "unit", "type", "quality_code")
     for row in rows:
         batch.append(dict(zip(keys, row, strict=True)))
         if len(batch) >= SQLITE_BATCH_ROWS:
-            connection.execute(stmt, batch)
+            write(batch)
             batch = []
     if batch:
-        connection.execute(stmt, batch)
-    return connection.exec_driver_sql("SELECT total_changes()").scalar() - before
+        write(batch)
+    if not written:
+        return 0, None, None
+    instant = table.c.observed_at.type.dialect_impl(connection.dialect).result_processor(connection.dialect, None)
+    return written, instant(first), instant(last)
 
 
 def replace_observations(
@@ -423,17 +461,29 @@ def replace_observations(
     start: datetime,
     end: datetime,
 ) -> WriteResult:
-    """Overwrite: delete what is stored for the station/type in [start, end], then write ``frame``."""
+    """Overwrite: delete what is stored for the station/type in [start, end], then write ``frame``.
+
+    A deleted row the frame does not offer again changes what is stored too, so when anything was
+    deleted the written range covers [start, end] (and any written row outside it).
+    """
     station_id = station_ids[station_number]
-    session.execute(
+    start, end = _utc(start, "start"), _utc(end, "end")
+    deleted = session.execute(
         delete(DischargeObservation).where(
             DischargeObservation.station_id == station_id,
             DischargeObservation.type == data_type,
-            DischargeObservation.observed_at >= _utc(start, "start"),
-            DischargeObservation.observed_at <= _utc(end, "end"),
+            DischargeObservation.observed_at >= start,
+            DischargeObservation.observed_at <= end,
         )
+    ).rowcount
+    result = upsert_observations(session, frame, station_ids)
+    if not deleted:
+        return result
+    return replace(
+        result,
+        first_written=min(start, result.first_written or start),
+        last_written=max(end, result.last_written or end),
     )
-    return upsert_observations(session, frame, station_ids)
 
 
 def count_observations(session: Session, station_number: str | None = None, data_type: str | None = None) -> int:

@@ -26,6 +26,7 @@ from streamflow.db.models import DischargeObservation, ForecastRun, ForecastVeri
 from streamflow.verification.metrics import ALL, BinScores, verify_pairs
 from streamflow.verification.pairing import (
     CMS_PER_CFS,
+    PARTIAL,
     PERSISTENCE_LOOKBACK,
     ForecastSeries,
     ObservationSeries,
@@ -118,9 +119,19 @@ def _station_ids(session: Session, station_numbers: Iterable[str] | None) -> dic
 
 
 def _touching(session: Session, station_id: int, start: datetime, end: datetime) -> list[tuple[Any, ForecastSeries]]:
-    """One station's runs whose footprint overlaps [start, end], with their parsed series."""
+    """One station's runs whose footprint overlaps [start, end], with their parsed series; and
+    its runs stored as ``partial`` whose footprint ends before ``start``.
+
+    A run is complete once the station's latest observation reaches its last valid time, so new
+    observations from ``start`` on complete such a run even when its last values fell in a gap
+    the observations never filled (only runs issued within ``MAX_HORIZON`` before ``start``).
+    """
     rows = session.execute(
-        select(*_RUN_COLUMNS)
+        select(*_RUN_COLUMNS, ForecastVerification.status)
+        .outerjoin(
+            ForecastVerification,
+            (ForecastVerification.forecast_run_id == ForecastRun.id) & (ForecastVerification.lead_bin == ALL),
+        )
         .where(
             ForecastRun.station_id == station_id,
             ForecastRun.run_date <= end + PERSISTENCE_LOOKBACK,
@@ -133,7 +144,7 @@ def _touching(session: Session, station_id: int, start: datetime, end: datetime)
     for row in rows:
         series = _series(row)
         first, last = series.footprint
-        if first <= hi and last >= lo:
+        if (first <= hi and last >= lo) or (row.status == PARTIAL and last < lo):
             found.append((row, series))
     return found
 
@@ -142,8 +153,8 @@ def runs_touching(
     session: Session, station_numbers: Iterable[str] | None, start: datetime, end: datetime
 ) -> list[int]:
     """Ids of the forecast runs whose footprint — persistence look-back before the issue time to
-    the last valid time (``ForecastSeries.footprint``) — overlaps [start, end]
-    (``station_numbers=None``: every station)."""
+    the last valid time (``ForecastSeries.footprint``) — overlaps [start, end], and of the runs
+    stored as partial that end before it (``station_numbers=None``: every station)."""
     start, end = _utc(start, "start"), _utc(end, "end")
     return sorted(
         row.id for station_id in _station_ids(session, station_numbers) for row, _s in _touching(session, station_id, start, end)
@@ -294,8 +305,9 @@ def verify_range(
     *,
     now: datetime | None = None,
 ) -> VerificationResult:
-    """Verify the runs whose horizons observations in [start, end] of these stations touch
-    (``station_numbers=None``: every station), one station at a time."""
+    """Verify the runs whose horizons observations in [start, end] of these stations touch, and
+    their runs still partial before it (``station_numbers=None``: every station), one station at
+    a time."""
     start, end = _utc(start, "start"), _utc(end, "end")
     now = _utc(now or datetime.now(timezone.utc), "now")
     result = VerificationResult()

@@ -147,6 +147,7 @@ def pull_observations(
         outcome.values_dropped += values_dropped(frame)  # NaN/±inf the service sent: never stored
         outcome.rows_fetched += result.rows_in
         outcome.rows_written += result.rows_written
+        outcome.add_written(result.first_written, result.last_written)
         logger.info(
             "%s: chunk %d/%d %s: fetched %d row(s), wrote %d, progress %s",
             name, index, len(chunks), chunk, result.rows_in, result.rows_written, outcome.progress,
@@ -154,8 +155,13 @@ def pull_observations(
     if outcome.rows_fetched == 0:
         outcome.status = "nothing"
         outcome.message = "the service returned no data for the window"
+    changed = (
+        f"{iso_z(outcome.written_start)} → {iso_z(outcome.written_end)}" if outcome.written_start else "nothing"
+    )
     logger.info(
-        "%s: done: %d row(s) fetched, %d written in %d chunk(s), %d non-finite value(s) dropped; progress %s",
-        name, outcome.rows_fetched, outcome.rows_written, len(chunks), outcome.values_dropped, outcome.progress,
+        "%s: done: %d row(s) fetched, %d written in %d chunk(s), %d non-finite value(s) dropped; changed %s; "
+        "progress %s",
+        name, outcome.rows_fetched, outcome.rows_written, len(chunks), outcome.values_dropped, changed,
+        outcome.progress,
     )
     return outcome

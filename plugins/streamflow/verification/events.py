@@ -2,18 +2,20 @@
 
 One Airflow Asset per observation data type (``streamflow://observations/<data_type>``). A pull
 task that has the asset in its ``outlets`` gets ``record_observation_event`` as its
-``post_execute`` hook, which writes the station, the row counts and the time range the pull
-wrote (or revised) into the asset event's ``extra``:
+``post_execute`` hook, which writes the station, the row counts, the window the pull covered and
+the time range it changed into the asset event's ``extra``:
 
     {"data_type": "realtime_15min", "stations": ["01646500"], "rows_fetched": 96,
-     "rows_written": 4, "start": "2026-06-01T00:00:00Z", "end": "2026-06-02T00:00:00Z"}
+     "rows_written": 4, "start": "2026-06-01T00:00:00Z", "end": "2026-06-02T00:00:00Z",
+     "written_start": "2026-06-01T23:15:00Z", "written_end": "2026-06-02T00:00:00Z"}
 
-``start``/``end`` is the window the pull wrote: every row it inserted or revised lies inside it (a
-revised provisional value within the append overlap too), so the runs whose horizons it touches
-are all the runs the pull can have changed. When an outcome carries a narrower
-``revised_start``/``revised_end`` it is passed on as well (for the record: new rows in the window
-matter as much as revised ones, so verification uses the window). ``scopes_from_events`` folds the events
-a verification run was triggered by into one time range per station.
+``start``/``end`` is the window the pull covered (in append mode it begins an overlap before the
+previous progress, so it holds rows that did not change). ``written_start``/``written_end`` is
+the first and last instant of the rows it inserted or revised — widened to an overwrite's whole
+range when the overwrite deleted rows — and ``null`` when nothing changed: only runs whose
+horizons touch it can score differently. ``scopes_from_events`` folds the events a verification
+run was triggered by into one time range per station; events recorded before the written range
+existed (no ``written_start`` key) fall back to their window.
 """
 
 from __future__ import annotations
@@ -71,10 +73,8 @@ def observation_event_extra(outcome: Mapping[str, Any] | None, data_type: str) -
         start, end = (_parse(part.strip()) for part in window.split(WINDOW_SEPARATOR, 1))
         if start and end:
             extra["start"], extra["end"] = _iso(start), _iso(end)
-    for key in ("revised_start", "revised_end"):
-        when = _parse(outcome.get(key))
-        if when is not None:
-            extra[key] = _iso(when)
+    first, last = _parse(outcome.get("written_start")), _parse(outcome.get("written_end"))
+    extra["written_start"], extra["written_end"] = (_iso(first), _iso(last)) if first and last else (None, None)
     return extra
 
 
@@ -89,17 +89,24 @@ def record_observation_event(context: Mapping[str, Any], result: Any = None) -> 
 
 
 def scopes_from_events(events: Iterable[Any]) -> dict[str, tuple[datetime, datetime]]:
-    """Station → (start, end) covering every event that wrote rows (``rows_written`` > 0).
+    """Station → (start, end) covering what every event changed.
 
-    ``events`` are asset events (objects with ``extra``) or their extras. Events without rows
-    written, stations or a time range are ignored: nothing changed that verification could see.
+    ``events`` are asset events (objects with ``extra``) or their extras. An event's range is its
+    written range (``written_start``/``written_end``); an event without those keys (recorded by
+    older code) uses its window (``start``/``end``) if it wrote rows. Events that changed nothing
+    (written range ``null``, or no rows written) or name no station are ignored.
     """
     scopes: dict[str, tuple[datetime, datetime]] = {}
     for event in events:
         extra = getattr(event, "extra", event) or {}
-        if not isinstance(extra, Mapping) or int(extra.get("rows_written") or 0) <= 0:
+        if not isinstance(extra, Mapping):
             continue
-        start, end = _parse(extra.get("start")), _parse(extra.get("end"))
+        if "written_start" in extra:
+            start, end = _parse(extra.get("written_start")), _parse(extra.get("written_end"))
+        elif int(extra.get("rows_written") or 0) > 0:
+            start, end = _parse(extra.get("start")), _parse(extra.get("end"))
+        else:
+            continue
         if start is None or end is None:
             continue
         for station in extra.get("stations") or ():
