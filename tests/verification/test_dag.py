@@ -59,6 +59,22 @@ def _step_mean(fake: FakeUsgs, end: datetime) -> float:
     return sum(fake.value(STATION, (end - timedelta(minutes=15 * k)).isoformat()) for k in range(4)) / 4
 
 
+def _configuration_with_runs(engine, fake, until, issue_times) -> int:
+    """An hourly append configuration of STATION from 14 h before the service's "now", and an
+    hourly NWM short-range run (12 values, each its step's observed mean + BIAS) per issue time."""
+    with session_scope(engine) as s:
+        config_id = repo.create_configuration(
+            s, name="usgs iv", data_type="realtime_15min", data_strategy="append",
+            pull_start_date=until - 14 * H, schedule_type="hourly", stations=[{"station_number": STATION}],
+        ).id
+        station_id = repo.ensure_station(s, STATION, "USGS")
+        for issued in issue_times:
+            values = tuple((issued + h * H, _step_mean(fake, issued + h * H) + BIAS) for h in range(1, 13))
+            repo.insert_forecast_run(s, station_id, ForecastRunData(
+                STATION, "NOAA_NWM_SHORT_RANGE", "nwm_short_range", issued, "cfs", values))
+    return config_id
+
+
 def _pull(engine, config_id):
     with session_scope(engine) as s:
         rows = repo.load_configuration_rows(s)
@@ -76,16 +92,8 @@ def _verify(event_extra: dict):
 
 def test_pull_event_then_verification_then_revision(airflow_db, engine, fake, until):
     issued = until - 12 * H
-    with session_scope(engine) as s:
-        config_id = repo.create_configuration(
-            s, name="usgs iv", data_type="realtime_15min", data_strategy="append",
-            pull_start_date=until - 14 * H, schedule_type="hourly", stations=[{"station_number": STATION}],
-        ).id
-        station_id = repo.ensure_station(s, STATION, "USGS")
-        # an hourly NWM short-range run issued 12 h before the service's "now", biased by +10 cfs
-        values = tuple((issued + h * H, _step_mean(fake, issued + h * H) + BIAS) for h in range(1, 13))
-        repo.insert_forecast_run(s, station_id, ForecastRunData(
-            STATION, "NOAA_NWM_SHORT_RANGE", "nwm_short_range", issued, "cfs", values))
+    # an hourly NWM short-range run issued 12 h before the service's "now", biased by +10 cfs
+    config_id = _configuration_with_runs(engine, fake, until, [issued])
 
     # 1. the pull lands 14 h of 15-min values and says so on the realtime_15min asset
     earlier = len(_asset_events(asset_for("realtime_15min").uri))  # Airflow's database lives per session
@@ -137,17 +145,8 @@ def _verify_events(events) -> dict:
 
 
 def test_append_of_new_rows_verifies_only_the_runs_they_reach(airflow_db, engine, fake, until):
-    with session_scope(engine) as s:
-        config_id = repo.create_configuration(
-            s, name="usgs iv", data_type="realtime_15min", data_strategy="append",
-            pull_start_date=until - 14 * H, schedule_type="hourly", stations=[{"station_number": STATION}],
-        ).id
-        station_id = repo.ensure_station(s, STATION, "USGS")
-        # run A ends at the service's "now"; run B reaches 11 h past it
-        for issued in (until - 12 * H, until - H):
-            values = tuple((issued + h * H, _step_mean(fake, issued + h * H) + BIAS) for h in range(1, 13))
-            repo.insert_forecast_run(s, station_id, ForecastRunData(
-                STATION, "NOAA_NWM_SHORT_RANGE", "nwm_short_range", issued, "cfs", values))
+    # run A ends at the service's "now"; run B reaches 11 h past it
+    config_id = _configuration_with_runs(engine, fake, until, [until - 12 * H, until - H])
     uri = asset_for("realtime_15min").uri
 
     # 1. the first pull writes everything it fetched: the written range is the rows' range

@@ -15,31 +15,9 @@ from streamflow.db import repository as repo
 from streamflow.outcomes import StationOutcome, summarize
 
 
-def store_daily_means(
-    session: Session, station: str, days: Sequence[datetime], flows: Sequence[float]
+def _store_observations(
+    session: Session, station: str, data_type: str, quality: str, times: Sequence[datetime], flows: Sequence[float]
 ) -> int:
-    """Daily means (cfs) of a USGS station; returns its ``stations.id``."""
-    import pandas as pd
-
-    station_id = repo.ensure_station(session, station, "USGS")
-    frame = pd.DataFrame(
-        {
-            "station_number": station,
-            "observed_at": pd.DatetimeIndex(days),
-            "discharge": list(flows),
-            "unit": "cfs",
-            "data_type": "daily_mean",
-            "quality_code": "A",
-        }
-    )
-    repo.upsert_observations(session, frame, {station: station_id})
-    return station_id
-
-
-def store_realtime(
-    session: Session, station: str, times: Sequence[datetime], flows: Sequence[float]
-) -> int:
-    """Real-time (``realtime_15min``) observations (cfs, provisional) of a USGS station; returns its ``stations.id``."""
     import pandas as pd
 
     station_id = repo.ensure_station(session, station, "USGS")
@@ -49,12 +27,26 @@ def store_realtime(
             "observed_at": pd.DatetimeIndex(times),
             "discharge": list(flows),
             "unit": "cfs",
-            "data_type": "realtime_15min",
-            "quality_code": "P",
+            "data_type": data_type,
+            "quality_code": quality,
         }
     )
     repo.upsert_observations(session, frame, {station: station_id})
     return station_id
+
+
+def store_daily_means(
+    session: Session, station: str, days: Sequence[datetime], flows: Sequence[float]
+) -> int:
+    """Daily means (cfs, approved) of a USGS station; returns its ``stations.id``."""
+    return _store_observations(session, station, "daily_mean", "A", days, flows)
+
+
+def store_realtime(
+    session: Session, station: str, times: Sequence[datetime], flows: Sequence[float]
+) -> int:
+    """Real-time (``realtime_15min``) observations (cfs, provisional) of a USGS station; returns its ``stations.id``."""
+    return _store_observations(session, station, "realtime_15min", "P", times, flows)
 
 
 def store_forecast(

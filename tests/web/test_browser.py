@@ -197,10 +197,21 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _log_in(page, stack, *, shot: str | None = None) -> None:
+    """Log in as the admin through Airflow's own login page (``shot``: a screenshot of the filled form)."""
+    passwords = json.loads(Path(stack.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())
+    page.goto(f"{stack.base_url}/")
+    page.get_by_label(re.compile("username", re.IGNORECASE)).fill(ADMIN)
+    page.get_by_label(re.compile("password", re.IGNORECASE)).fill(passwords[ADMIN])
+    if shot:
+        _shot(page, shot)
+    page.get_by_role("button", name=re.compile("sign in|log in|login", re.IGNORECASE)).click()
+    page.wait_for_url(re.compile(r"^(?!.*login).*$"))
+
+
 def test_data_ops_flow_in_a_real_browser(stack, browser):
     from playwright.sync_api import expect
 
-    passwords = json.loads(Path(stack.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.set_default_timeout(30_000)
     posts: list[dict[str, str | None]] = []
@@ -215,12 +226,7 @@ def test_data_ops_flow_in_a_real_browser(stack, browser):
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
 
     # Log in through Airflow's own login page.
-    page.goto(f"{stack.base_url}/")
-    page.get_by_label(re.compile("username", re.IGNORECASE)).fill(ADMIN)
-    page.get_by_label(re.compile("password", re.IGNORECASE)).fill(passwords[ADMIN])
-    _shot(page, "00-airflow-login")
-    page.get_by_role("button", name=re.compile("sign in|log in|login", re.IGNORECASE)).click()
-    page.wait_for_url(re.compile(r"^(?!.*login).*$"))
+    _log_in(page, stack, shot="00-airflow-login")
 
     # Open Streamflow from Airflow's navigation.
     page.get_by_role("link", name="Streamflow").first.click()
@@ -423,17 +429,12 @@ def test_forecast_skill_in_a_real_browser(stack, browser):
 
     runs, partial, first_day = _seed_skill(stack.streamflow_url)
     assert runs == 26 and partial > 0
-    passwords = json.loads(Path(stack.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{stack.base_url}/")
-    page.get_by_label(re.compile("username", re.IGNORECASE)).fill(ADMIN)
-    page.get_by_label(re.compile("password", re.IGNORECASE)).fill(passwords[ADMIN])
-    page.get_by_role("button", name=re.compile("sign in|log in|login", re.IGNORECASE)).click()
-    page.wait_for_url(re.compile(r"^(?!.*login).*$"))
+    _log_in(page, stack)
 
     page.goto(f"{stack.base_url}/plugin/streamflow")
     frame = page.frame_locator("iframe[title='Streamflow']")

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from streamflow.db.models import DischargeObservation, ForecastRun, ForecastVerification, Station
 from streamflow.verification.metrics import ALL, BinScores, verify_pairs
 from streamflow.verification.pairing import (
-    CMS_PER_CFS,
     PARTIAL,
     PERSISTENCE_LOOKBACK,
     ForecastSeries,
@@ -332,14 +331,11 @@ def verification_rows(session: Session, forecast_run_id: int) -> list[ForecastVe
 
 
 def _factor(stored: str | None, wanted: str) -> float | None:
-    """What a value in ``stored`` units is multiplied by to be in ``wanted`` units (exact; None: unknown)."""
-    if stored == wanted:
-        return 1.0
-    if (stored, wanted) == (Unit.CFS.value, Unit.CMS.value):
-        return CMS_PER_CFS
-    if (stored, wanted) == (Unit.CMS.value, Unit.CFS.value):
-        return 1.0 / CMS_PER_CFS
-    return None
+    """What a value in ``stored`` units is multiplied by to be in ``wanted`` units (None: unknown unit)."""
+    try:
+        return float(convert(np.float64(1.0), stored, wanted))
+    except VerificationError:
+        return None
 
 
 def verification_summary(
