@@ -108,7 +108,7 @@ def test_postgresql_refusing_connections_between_chunks(engine, db_url, fake, fa
 @pytest.mark.parametrize("empty_db_url", ["postgresql"], indirect=True)
 def test_postgresql_backend_terminated_inside_a_chunk_transaction(engine, db_url, fake, faults):
     config_id = create_config(engine)
-    terminated = threading.Event()
+    terminated: list[bool] = []  # what pg_terminate_backend answered, one entry per waiting backend
 
     def terminate_the_writer() -> None:
         lock = ProgressRowLock(db_url, config_id)
@@ -118,22 +118,27 @@ def test_postgresql_backend_terminated_inside_a_chunk_transaction(engine, db_url
                 if time.monotonic() > deadline:
                     return
                 time.sleep(0.05)
-            lock.connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
+            terminated.extend(
+                lock.connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
             )
-            terminated.set()
         finally:
             lock.release()
 
+    terminator = threading.Thread(target=terminate_the_writer, daemon=True)
     _fired, gate = _once(covering(date(2015, 1, 1), page=4))  # chunk 3's last page
-    faults.on_request.append(gate(lambda: threading.Thread(target=terminate_the_writer, daemon=True).start()))
+    faults.on_request.append(gate(terminator.start))
 
     with pytest.raises(DBAPIError, match="terminating connection due to administrator command") as info:
         pull(engine, config_id)
-    assert terminated.is_set()
+    # The pull's error can reach this thread before the terminator has recorded its answer.
+    terminator.join(timeout=60)
+    assert not terminator.is_alive()
+    assert terminated == [True]
     engine.dispose()
     _assert_failed_and_resumes(engine, fake, config_id, info.value)
 
