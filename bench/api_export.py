@@ -245,7 +245,6 @@ def _raw_page(url: str, station_id: int, middle: str) -> tuple[float, int]:
     import psycopg
 
     from bench.common import _psycopg
-    from streamflow.db.pgcopy import copy_out
 
     dsn = _psycopg(url).replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:

@@ -29,7 +29,7 @@ def test_five_thousand_stations_run_in_batches_with_per_station_outcomes(airflow
     monkeypatch.setenv("STREAMFLOW_RETRIES_USGS", "0")
     monkeypatch.setenv("STREAMFLOW_MAX_MAPPED_TASKS", "8")  # batches of 625: a short dag.test()
     until = datetime.now(UTC) - timedelta(days=3)
-    fake = FakeUsgs(replay, until=until)
+    FakeUsgs(replay, until=until)  # registers the replayed USGS routes
     numbers = [f"{10_000_000 + i * 7}" for i in range(COUNT)]
     broken = numbers[1234]
     # The service answers garbage for one station: it fails (permanently), its batch goes on.

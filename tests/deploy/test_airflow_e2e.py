@@ -70,6 +70,22 @@ class AirflowStack:
     token: str | None = None
     config_id: int = 0
 
+    # ------------------------------------------------------------------ set-up, as the deployment does it
+
+    def initialise(self) -> subprocess.CompletedProcess[str]:
+        """Run docker/init.sh (migrations, reference data, users, pools) with this stack's environment."""
+        init = subprocess.run(["bash", str(REPO / "docker" / "init.sh")], env=self.env, capture_output=True,
+                              text=True, timeout=600, check=False)
+        assert init.returncode == 0, f"docker/init.sh failed:\n{init.stdout}\n{init.stderr}"
+        return init
+
+    def create_configuration(self, *args: str) -> int:
+        """``streamflow config create ARGS``; returns the new configuration's id."""
+        created = subprocess.run([str(BIN / "streamflow"), "config", "create", *args], env=self.env,
+                                 capture_output=True, text=True, timeout=120, check=False)
+        assert created.returncode == 0, created.stderr
+        return int(re.search(r"created configuration (\d+)", created.stdout).group(1))
+
     # ------------------------------------------------------------------ processes
 
     def start(self, name: str, *args: str) -> None:
@@ -211,16 +227,11 @@ def stack(tmp_path_factory) -> Iterator[AirflowStack]:
         env = _environment(home, port, replay.url, streamflow_url)
         stack = AirflowStack(f"http://127.0.0.1:{port}", streamflow_url, env, replay, home / "logs")
 
-        init = subprocess.run(["bash", str(REPO / "docker" / "init.sh")], env=env, capture_output=True,
-                              text=True, timeout=600, check=False)
-        assert init.returncode == 0, f"docker/init.sh failed:\n{init.stdout}\n{init.stderr}"
-        created = subprocess.run(
-            [str(BIN / "streamflow"), "config", "create", "--name", "e2e RFC forecast", "--data-type", "rfc_forecast",
-             "--start", "2026-01-01", "--schedule", "manual", *[a for s in STATIONS for a in ("--station", s)]],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+        stack.initialise()
+        stack.config_id = stack.create_configuration(
+            "--name", "e2e RFC forecast", "--data-type", "rfc_forecast", "--start", "2026-01-01",
+            "--schedule", "manual", *[a for s in STATIONS for a in ("--station", s)],
         )
-        assert created.returncode == 0, created.stderr
-        stack.config_id = int(re.search(r"created configuration (\d+)", created.stdout).group(1))
 
         with stack.running():
             yield stack

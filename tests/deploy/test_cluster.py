@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 

@@ -28,7 +28,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.deploy.test_airflow_e2e import BIN, REPO, AirflowStack, _environment, _free_port, _group_alive
+from tests.deploy.test_airflow_e2e import BIN, AirflowStack, _environment, _free_port, _group_alive
 
 pytestmark = pytest.mark.slow
 
@@ -118,9 +118,8 @@ def fab(tmp_path_factory) -> Iterator[FabServer]:
         "STREAMFLOW_ADMIN_PASSWORD": admin_password,
         "STREAMFLOW_POOLS": "usgs_api=1",
     })
-    init = subprocess.run(["bash", str(REPO / "docker" / "init.sh")], env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert init.returncode == 0, f"docker/init.sh failed:\n{init.stdout}\n{init.stderr}"
+    stack = AirflowStack(f"http://127.0.0.1:{port}", streamflow_url, env, None, home / "logs")  # type: ignore[arg-type]
+    init = stack.initialise()
     assert f"user '{ADMIN}' (Admin): created" in init.stderr
     # A custom role that may edit one configuration's DAG only (the first configuration, made below).
     editor_password = secrets.token_urlsafe(12)
@@ -128,7 +127,6 @@ def fab(tmp_path_factory) -> Iterator[FabServer]:
                             text=True, timeout=300, check=False)
     assert custom.returncode == 0, custom.stderr
 
-    stack = AirflowStack(f"http://127.0.0.1:{port}", streamflow_url, env, None, home / "logs")  # type: ignore[arg-type]
     try:
         stack.start("api-server", "api-server")
         stack.wait_for("the API server", lambda: requests.get(f"{stack.base_url}/api/v2/monitor/health",

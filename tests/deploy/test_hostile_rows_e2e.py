@@ -10,8 +10,6 @@ what it made of them.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -22,7 +20,7 @@ from sqlalchemy.engine import make_url
 from streamflow.db.engine import make_engine
 from streamflow.testing.replay import ReplayServer
 from tests.dags.test_dagbag import _hostile
-from tests.deploy.test_airflow_e2e import BIN, REPO, START_TIMEOUT, AirflowStack, _environment, _free_port
+from tests.deploy.test_airflow_e2e import START_TIMEOUT, AirflowStack, _environment, _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -62,16 +60,11 @@ def processor(request, tmp_path) -> Iterator[tuple[AirflowStack, dict[str, int],
         with ReplayServer() as replay:
             env = _environment(tmp_path, port, replay.url, streamflow_url)
             stack = AirflowStack(f"http://127.0.0.1:{port}", streamflow_url, env, replay, tmp_path / "logs")
-            init = subprocess.run(["bash", str(REPO / "docker" / "init.sh")], env=env, capture_output=True,
-                                  text=True, timeout=600, check=False)
-            assert init.returncode == 0, f"docker/init.sh failed:\n{init.stdout}\n{init.stderr}"
-            created = subprocess.run(
-                [str(BIN / "streamflow"), "config", "create", "--name", "a valid one", "--data-type", "daily_mean",
-                 "--start", "2020-01-01", "--schedule", "daily", "--station", "01646500"],
-                env=env, capture_output=True, text=True, timeout=120, check=False,
+            stack.initialise()
+            config_id = stack.create_configuration(
+                "--name", "a valid one", "--data-type", "daily_mean", "--start", "2020-01-01", "--schedule", "daily",
+                "--station", "01646500",
             )
-            assert created.returncode == 0, created.stderr
-            config_id = re.search(r"created configuration (\d+)", created.stdout).group(1)
             valid = {f"streamflow_config_{config_id}"}
             engine = make_engine(streamflow_url)
             try:

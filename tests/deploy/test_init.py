@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash
 from sqlalchemy.engine import make_url
 
 from tests.conftest import POSTGRES_URL
-from tests.deploy.compose_spec import env_example, service_environment
+from tests.deploy.compose_spec import service_environment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

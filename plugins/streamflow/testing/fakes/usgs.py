@@ -14,7 +14,6 @@ import copy
 import json
 import zlib
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import urlencode
 
 from streamflow.testing import FIXTURES as BASE_FIXTURES
