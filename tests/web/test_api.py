@@ -196,7 +196,7 @@ def test_paging_more_than_3_pages_while_rows_arrive(client, tokens, engine, repl
     with session_scope(engine) as s:
         config_id = repo.create_configuration(
             s, name="paging", data_type="realtime_15min", data_strategy="append",
-            pull_start_date=now.replace(hour=0, minute=0) - timedelta(days=1), schedule_type="hourly",
+            pull_start_date=now.replace(hour=0, minute=0) - timedelta(days=2), schedule_type="hourly",
             stations=[{"station_number": "01646500"}]).id
 
     def pull() -> None:
