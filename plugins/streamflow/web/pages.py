@@ -172,6 +172,9 @@ def airflow_dags(dag_ids: list[str]) -> dict[str, dict[str, Any]]:
     if not dag_ids:
         return {}
     try:
+        # Not DAG authoring (that uses airflow.sdk): this runs inside the API server, which reads the
+        # same table for its own /api/v2/dags; airflow.sdk offers no read of DAG state, and calling
+        # the REST API from here would be an HTTP round trip back into this process.
         from airflow.models.dag import DagModel
         from airflow.utils.session import create_session
 
